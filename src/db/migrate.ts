@@ -1,0 +1,69 @@
+/**
+ * Applies `migrations/` with Postgrator (plain numbered SQL files, `NNN.do.name.sql`). Each
+ * applied migration's checksum is recorded; a migration changed after it was applied is refused
+ * (drift check) instead of leaving the schema and the files silently apart.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import Postgrator from "postgrator";
+
+export const migrationsDir = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../migrations",
+);
+
+export class MigrationDriftError extends Error {
+  override readonly name = "MigrationDriftError";
+}
+
+export interface MigrationReport {
+  readonly applied: readonly string[];
+  readonly version: number;
+}
+
+/** Serialises concurrent migrators (two servers starting at once) on one advisory lock. */
+const migrationLockKey = 1313821250;
+
+export async function migrate(connectionString: string): Promise<MigrationReport> {
+  const client = new pg.Client({ connectionString, application_name: "nova-ledger-migrate" });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [migrationLockKey]);
+    const postgrator = new Postgrator({
+      migrationPattern: path.join(migrationsDir, "*.sql"),
+      driver: "pg",
+      schemaTable: "schema_migrations",
+      validateChecksums: true,
+      execQuery: (query: string) => client.query(query),
+    });
+    // Each migration and its record commit together or not at all. pg runs a client's queries
+    // in the order they were issued, so these land around the migration's own statements.
+    const transactionErrors: unknown[] = [];
+    const keep = (query: Promise<unknown>) => query.catch((error) => transactionErrors.push(error));
+    postgrator.on("migration-started", () => keep(client.query("BEGIN")));
+    postgrator.on("migration-finished", () => keep(client.query("COMMIT")));
+    const applied = await postgrator.migrate().catch(async (error: unknown) => {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw explainMigrationError(error);
+    });
+    await client.query("SELECT 1");
+    if (transactionErrors.length > 0) throw transactionErrors[0];
+    const version = await postgrator.getDatabaseVersion();
+    return { applied: applied.map((migration) => path.basename(migration.filename)), version };
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [migrationLockKey]).catch(() => undefined);
+    await client.end();
+  }
+}
+
+function explainMigrationError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  const drift = /MD5 checksum failed for migration \[(\d+)\]/.exec(message);
+  if (drift === null) return error;
+  return new MigrationDriftError(
+    `migration ${drift[1]} in ${migrationsDir} was changed after it was applied to this ` +
+      "database. Applied migrations are never edited: restore the file and add a new migration " +
+      "for the change.",
+  );
+}

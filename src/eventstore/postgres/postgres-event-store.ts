@@ -1,0 +1,339 @@
+/**
+ * The Postgres adapter of the event store port (the default store). Schema and the reasoning
+ * behind its global order: `migrations/001.do.event-store.sql`.
+ */
+import type pg from "pg";
+import { EventStoreUnavailable, InvalidAppend, WrongExpectedRevision } from "../errors.js";
+import { genesisHash, type SealedEvent, sealEvents } from "../hash-chain.js";
+import {
+  type ActualRevision,
+  type AppendContext,
+  type AppendResult,
+  type EventFilter,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedRevision,
+  type JsonObject,
+  type LogPosition,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  readLimitMax,
+  type StreamAppend,
+  type StreamAppendResult,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionHandler,
+} from "../port.js";
+import { assertAppend, assertStreamName, expectationHolds } from "../validation.js";
+import { type NotificationListener, notifyChannel } from "./listener.js";
+import { runSubscription } from "./subscription.js";
+
+export interface PostgresEventStoreOptions {
+  /** Wakes subscribers when an append commits; without it they only poll. */
+  readonly listener?: NotificationListener;
+  /** How often an idle subscriber looks for events when no notification came. */
+  readonly pollIntervalMs?: number;
+  /**
+   * Runs inside each append's transaction just before it commits. A fault-injection point for
+   * tests (a writer that commits late); leave it out in production.
+   */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
+const readLimitDefault = 1_000;
+const subscriptionBatchSizeDefault = 500;
+const pollIntervalMsDefault = 250;
+
+interface StreamHead {
+  readonly revision: number;
+  readonly lastHash: string;
+}
+
+interface EventRow {
+  transaction_id: string;
+  position: string;
+  id: string;
+  stream: string;
+  revision: string;
+  type: string;
+  data: JsonObject | null;
+  metadata: EventMetadata | null;
+  recorded_at: Date;
+}
+
+const eventColumns =
+  "transaction_id::text AS transaction_id, position, id, stream, revision, type, recorded_at";
+
+export class PostgresEventStore implements EventStore {
+  private readonly pollIntervalMs: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresEventStoreOptions = {},
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? pollIntervalMsDefault;
+  }
+
+  append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly NewEvent[],
+    context: AppendContext,
+  ): Promise<AppendResult> {
+    return this.appendMulti([{ stream, expected, events }], context);
+  }
+
+  async appendMulti(
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+  ): Promise<AppendResult> {
+    assertAppend(requests, context);
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await this.appendInTransaction(client, requests, context);
+      await this.options.beforeCommit?.();
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw translateError(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  private async appendInTransaction(
+    client: pg.PoolClient,
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+  ): Promise<AppendResult> {
+    const heads = await lockStreams(
+      client,
+      requests.map((request) => request.stream),
+    );
+    const rows: SealedRow[] = [];
+    const streams: StreamAppendResult[] = [];
+    for (const request of requests) {
+      const head = heads.get(request.stream);
+      const actual: ActualRevision = head === undefined ? "no_stream" : head.revision;
+      if (!expectationHolds(request.expected, actual)) {
+        throw new WrongExpectedRevision(request.stream, request.expected, actual);
+      }
+      const firstRevision = head === undefined ? 0 : head.revision + 1;
+      const sealed = sealEvents(head?.lastHash ?? genesisHash, request.events, context);
+      sealed.forEach((event, index) => {
+        rows.push({ ...event, stream: request.stream, revision: firstRevision + index });
+      });
+      streams.push({ stream: request.stream, revision: firstRevision + sealed.length - 1 });
+    }
+    const written = await client.query<{ transaction_id: string; position: string }>(
+      insertEventsSql,
+      [JSON.stringify(rows.map(toInsertDocument))],
+    );
+    const commit = written.rows[0];
+    if (commit === undefined) throw new Error("append wrote no events");
+    return {
+      position: { commit: BigInt(commit.transaction_id), prepare: BigInt(commit.position) },
+      streams,
+    };
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    assertStreamName(stream);
+    const limit = boundLimit(options.limit);
+    const backwards = options.direction === "backwards";
+    const fromRevision = options.fromRevision ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
+    const sql = backwards
+      ? `SELECT ${eventColumns}, data, metadata FROM events
+          WHERE stream = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
+      : `SELECT ${eventColumns}, data, metadata FROM events
+          WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`;
+    const result = await this.query<EventRow>(sql, [stream, fromRevision, limit]);
+    return result.rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const from = options.fromPosition ?? { commit: 0n, prepare: 0n };
+    const limit = boundLimit(options.limit);
+    const { sql, filterParams } = readAllQuery(options.filter);
+    const result = await this.query<EventRow & { matched: boolean }>(sql, [
+      from.commit.toString(),
+      from.prepare.toString(),
+      limit,
+      ...filterParams,
+    ]);
+    const last = result.rows.at(-1);
+    if (last === undefined) return { events: [] };
+    const events = result.rows.filter((row) => row.matched).map(toRecordedEvent);
+    return { events, lastPosition: rowPosition(last) };
+  }
+
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription {
+    const batchSizeMax = options.batchSizeMax ?? subscriptionBatchSizeDefault;
+    return runSubscription({
+      read: (fromPosition) =>
+        this.readAll({
+          ...(fromPosition === undefined ? {} : { fromPosition }),
+          limit: batchSizeMax,
+          ...(options.filter === undefined ? {} : { filter: options.filter }),
+        }),
+      ...(options.fromPosition === undefined ? {} : { fromPosition: options.fromPosition }),
+      ...(this.options.listener === undefined ? {} : { listener: this.options.listener }),
+      pollIntervalMs: this.pollIntervalMs,
+      handler,
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1 FROM streams LIMIT 1", []);
+  }
+
+  /** The pool and the listener belong to the caller, who closes them. */
+  async close(): Promise<void> {}
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw new EventStoreUnavailable("cannot connect to the Postgres event store", {
+        cause: error,
+      });
+    }
+  }
+
+  private async query<Row extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[],
+  ): Promise<pg.QueryResult<Row>> {
+    try {
+      return await this.pool.query<Row>(sql, params);
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+}
+
+interface SealedRow extends SealedEvent {
+  readonly stream: string;
+  readonly revision: number;
+}
+
+function toInsertDocument(row: SealedRow) {
+  return {
+    id: row.id,
+    stream: row.stream,
+    revision: row.revision,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+  };
+}
+
+/**
+ * One statement writes the events in request order (ORDER BY ordinality fixes their
+ * positions), moves every stream head to its last event, and queues the wake-up that Postgres
+ * delivers at commit. It returns the commit's position: the xid and the highest position.
+ */
+const insertEventsSql = `
+WITH inserted AS (
+  INSERT INTO events (id, stream, revision, type, data, metadata)
+  SELECT (doc->>'id')::uuid, doc->>'stream', (doc->>'revision')::bigint, doc->>'type',
+         doc->'data', doc->'metadata'
+    FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(doc, ordinality)
+   ORDER BY ordinality
+  RETURNING stream, revision, metadata->>'hash' AS hash, position
+), heads AS (
+  INSERT INTO streams AS s (name, revision, last_hash)
+  SELECT DISTINCT ON (stream) stream, revision, hash FROM inserted ORDER BY stream, revision DESC
+  ON CONFLICT (name) DO UPDATE SET revision = excluded.revision, last_hash = excluded.last_hash
+)
+SELECT pg_current_xact_id()::text AS transaction_id,
+       (SELECT max(position) FROM inserted) AS position,
+       pg_notify('${notifyChannel}', '') AS notified`;
+
+async function lockStreams(
+  client: pg.PoolClient,
+  streams: readonly string[],
+): Promise<Map<string, StreamHead>> {
+  const result = await client.query<{ name: string; revision: string; last_hash: string }>(
+    "SELECT name, revision, last_hash FROM lock_streams($1::text[])",
+    [streams],
+  );
+  return new Map(
+    result.rows.map((row) => [row.name, { revision: Number(row.revision), lastHash: row.last_hash }]),
+  );
+}
+
+/**
+ * Reads the global log strictly after ($1, $2), only where no transaction can still commit
+ * (below the oldest running xid). With a filter, every row of the page is still scanned, so the
+ * reader's position moves past events it does not want; only matching rows carry their data.
+ */
+function readAllQuery(filter: EventFilter | undefined): { sql: string; filterParams: unknown[] } {
+  const types = filter?.eventTypes ?? [];
+  const prefixes = filter?.streamPrefixes ?? [];
+  const filtered = types.length > 0 || prefixes.length > 0;
+  const matched = filtered
+    ? `(type = ANY ($4::text[]) OR EXISTS (
+         SELECT 1 FROM unnest($5::text[]) AS prefix WHERE starts_with(stream, prefix)))`
+    : "true";
+  // ORDER BY names events.transaction_id: the bare name would be the text output column,
+  // which sorts "999" after "1000".
+  const sql = `
+    SELECT ${eventColumns}, m.matched,
+           CASE WHEN m.matched THEN data END AS data,
+           CASE WHEN m.matched THEN metadata END AS metadata
+      FROM events, LATERAL (SELECT ${matched} AS matched) AS m
+     WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2::bigint)
+       AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY events.transaction_id, events.position
+     LIMIT $3`;
+  return { sql, filterParams: filtered ? [types, prefixes] : [] };
+}
+
+function boundLimit(limit: number | undefined): number {
+  const value = limit ?? readLimitDefault;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidAppend("limit must be ≥ 1");
+  return Math.min(value, readLimitMax);
+}
+
+function rowPosition(row: EventRow): LogPosition {
+  return { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) };
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  if (row.data === null || row.metadata === null) {
+    throw new Error(`event ${row.stream}@${row.revision} was read without its data`);
+  }
+  return {
+    id: row.id,
+    stream: row.stream,
+    revision: Number(row.revision),
+    position: rowPosition(row),
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: row.recorded_at,
+  };
+}
+
+/** Postgres SQLSTATEs that mean the data itself cannot be stored (e.g. \u0000 in jsonb). */
+const unstorableDataCodes = new Set(["22P05", "22021", "22P02"]);
+const connectionErrorCodes = new Set(["57P01", "57P02", "57P03", "08000", "08003", "08006"]);
+
+function translateError(error: unknown): unknown {
+  if (error instanceof WrongExpectedRevision || error instanceof InvalidAppend) return error;
+  const code = typeof error === "object" && error !== null && "code" in error ? error.code : "";
+  if (typeof code !== "string") return error;
+  if (unstorableDataCodes.has(code)) {
+    return new InvalidAppend(`event data cannot be stored: ${(error as Error).message}`);
+  }
+  if (connectionErrorCodes.has(code) || code === "ECONNREFUSED" || code === "ECONNRESET") {
+    return new EventStoreUnavailable("the Postgres event store is unavailable", { cause: error });
+  }
+  return error;
+}
