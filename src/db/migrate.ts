@@ -25,13 +25,22 @@ export interface MigrationReport {
 /** Serialises concurrent migrators (two servers starting at once) on one advisory lock. */
 const migrationLockKey = 1313821250;
 
-export async function migrate(connectionString: string): Promise<MigrationReport> {
+export interface MigrateOptions {
+  /** Where the numbered SQL files are; the project's `migrations/` unless a test says otherwise. */
+  readonly directory?: string;
+}
+
+export async function migrate(
+  connectionString: string,
+  options: MigrateOptions = {},
+): Promise<MigrationReport> {
+  const directory = options.directory ?? migrationsDir;
   const client = new pg.Client({ connectionString, application_name: "nova-ledger-migrate" });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [migrationLockKey]);
     const postgrator = new Postgrator({
-      migrationPattern: path.join(migrationsDir, "*.sql"),
+      migrationPattern: path.join(directory, "*.sql"),
       driver: "pg",
       schemaTable: "schema_migrations",
       validateChecksums: true,
@@ -45,7 +54,7 @@ export async function migrate(connectionString: string): Promise<MigrationReport
     postgrator.on("migration-finished", () => keep(client.query("COMMIT")));
     const applied = await postgrator.migrate().catch(async (error: unknown) => {
       await client.query("ROLLBACK").catch(() => undefined);
-      throw explainMigrationError(error);
+      throw explainMigrationError(error, directory);
     });
     await client.query("SELECT 1");
     if (transactionErrors.length > 0) throw transactionErrors[0];
@@ -57,12 +66,12 @@ export async function migrate(connectionString: string): Promise<MigrationReport
   }
 }
 
-function explainMigrationError(error: unknown): unknown {
+function explainMigrationError(error: unknown, directory: string): unknown {
   const message = error instanceof Error ? error.message : String(error);
   const drift = /MD5 checksum failed for migration \[(\d+)\]/.exec(message);
   if (drift === null) return error;
   return new MigrationDriftError(
-    `migration ${drift[1]} in ${migrationsDir} was changed after it was applied to this ` +
+    `migration ${drift[1]} in ${directory} was changed after it was applied to this ` +
       "database. Applied migrations are never edited: restore the file and add a new migration " +
       "for the change.",
   );

@@ -245,13 +245,23 @@ export function describeEventStoreContract(
         received.push(...events);
       };
       const filter = { streamPrefixes: [`${prefix}-`] };
-      await store.append(stream, "any", range(10).map((n) => event("N", { n })), context());
+      await store.append(
+        stream,
+        "any",
+        range(10).map((n) => event("N", { n })),
+        context(),
+      );
       const first = store.subscribe({ filter, batchSizeMax: 3 }, collect);
       await waitFor(() => received.length >= 10);
       await first.stop();
       const saved = first.position();
       expect(saved).toBeDefined();
-      await store.append(stream, "any", range(10, 25).map((n) => event("N", { n })), context());
+      await store.append(
+        stream,
+        "any",
+        range(10, 25).map((n) => event("N", { n })),
+        context(),
+      );
       const second = store.subscribe(
         { filter, batchSizeMax: 4, ...(saved ? { fromPosition: saved } : {}) },
         collect,
@@ -287,7 +297,12 @@ export function describeEventStoreContract(
     describe("reading", () => {
       it("reads a stream forwards and backwards from a revision, bounded by a limit", async () => {
         const stream = uniqueStream("read");
-        await store.append(stream, "no_stream", range(10).map((n) => event("N", { n })), context());
+        await store.append(
+          stream,
+          "no_stream",
+          range(10).map((n) => event("N", { n })),
+          context(),
+        );
         const forwards = await store.readStream(stream, { fromRevision: 3, limit: 4 });
         expect(forwards.map((e) => e.revision)).toEqual([3, 4, 5, 6]);
         const backwards = await store.readStream(stream, {

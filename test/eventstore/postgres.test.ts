@@ -33,7 +33,11 @@ describeEventStoreContract("postgres", async () => {
 describe("postgres event store", () => {
   let database: TestDatabase;
   let store: PostgresEventStore;
-  const context = () => ({ correlationId: randomUUID(), principal: "test", occurredAt: new Date() });
+  const context = () => ({
+    correlationId: randomUUID(),
+    principal: "test",
+    occurredAt: new Date(),
+  });
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -54,7 +58,12 @@ describe("postgres event store", () => {
   });
 
   it("refuses data Postgres cannot store (a NUL character) as an invalid append, writing nothing", async () => {
-    const refusal = store.append("account-nul", "any", [{ type: "A", data: { v: "a\u0000b" } }], context());
+    const refusal = store.append(
+      "account-nul",
+      "any",
+      [{ type: "A", data: { v: "a\u0000b" } }],
+      context(),
+    );
     await expect(refusal).rejects.toBeInstanceOf(InvalidAppend);
     expect(await store.readStream("account-nul")).toEqual([]);
   });
@@ -62,9 +71,9 @@ describe("postgres event store", () => {
   it("refuses malformed appends before touching the database", async () => {
     await expect(store.appendMulti([], context())).rejects.toBeInstanceOf(InvalidAppend);
     await expect(store.append("account-x", "any", [], context())).rejects.toThrow(/no events/);
-    await expect(store.append("bad stream name", "any", [{ type: "A", data: {} }], context())).rejects.toThrow(
-      /characters outside/,
-    );
+    await expect(
+      store.append("bad stream name", "any", [{ type: "A", data: {} }], context()),
+    ).rejects.toThrow(/characters outside/);
     const twice = [
       { stream: "s-1", expected: "any" as const, events: [{ type: "A", data: {} }] },
       { stream: "s-1", expected: "any" as const, events: [{ type: "B", data: {} }] },
@@ -81,7 +90,12 @@ describe("postgres event store", () => {
     try {
       await blocker.query("BEGIN");
       await blocker.query("SELECT pg_current_xact_id()");
-      const result = await store.append("account-late", "any", [{ type: "A", data: {} }], context());
+      const result = await store.append(
+        "account-late",
+        "any",
+        [{ type: "A", data: {} }],
+        context(),
+      );
       const hidden = await store.readAll({ filter: { streamPrefixes: ["account-late"] } });
       expect(hidden.events).toEqual([]);
       await blocker.query("COMMIT");

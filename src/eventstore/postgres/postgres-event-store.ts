@@ -264,7 +264,10 @@ async function lockStreams(
     [streams],
   );
   return new Map(
-    result.rows.map((row) => [row.name, { revision: Number(row.revision), lastHash: row.last_hash }]),
+    result.rows.map((row) => [
+      row.name,
+      { revision: Number(row.revision), lastHash: row.last_hash },
+    ]),
   );
 }
 

@@ -2,12 +2,7 @@
  * The catch-up loop behind `subscribe`: read a page after the last position, hand it over,
  * repeat; when nothing is left, wait for a notification or the poll interval.
  */
-import type {
-  LogPosition,
-  ReadAllResult,
-  Subscription,
-  SubscriptionHandler,
-} from "../port.js";
+import type { LogPosition, ReadAllResult, Subscription, SubscriptionHandler } from "../port.js";
 import type { NotificationListener } from "./listener.js";
 
 export interface SubscriptionLoop {
@@ -45,28 +40,32 @@ export function runSubscription(loop: SubscriptionLoop): Subscription {
       };
     });
 
+  // An announced commit can stay invisible while an older transaction is still open (its xid
+  // holds the horizon back); no second notification will come, so look again soon.
+  let announcedRetryMs = 0;
+  function idleWaitMs(): number {
+    if (announced) {
+      announced = false;
+      announcedRetryMs = announcedRetryMsMin;
+    } else if (announcedRetryMs > 0) {
+      announcedRetryMs *= 2;
+    }
+    if (announcedRetryMs > 0 && announcedRetryMs < loop.pollIntervalMs) return announcedRetryMs;
+    announcedRetryMs = 0;
+    return loop.pollIntervalMs;
+  }
+
   async function run(): Promise<void> {
-    // An announced commit can stay invisible while an older transaction is still open (its
-    // xid holds the horizon back); no second notification will come, so look again soon.
-    let announcedRetryMs = 0;
     while (!stopped) {
       const page = await loop.read(position);
-      if (page.lastPosition !== undefined) {
-        if (page.events.length > 0 && !stopped) await loop.handler(page.events, page.lastPosition);
-        position = page.lastPosition;
-        announcedRetryMs = 0;
+      if (stopped) break; // the page is not handed over, so the position must not pass it
+      if (page.lastPosition === undefined) {
+        await pause(idleWaitMs());
         continue;
       }
-      if (announced) {
-        announced = false;
-        announcedRetryMs = announcedRetryMsMin;
-      } else if (announcedRetryMs > 0) {
-        announcedRetryMs *= 2;
-      }
-      if (stopped) break;
-      const retrySoon = announcedRetryMs > 0 && announcedRetryMs < loop.pollIntervalMs;
-      await pause(retrySoon ? announcedRetryMs : loop.pollIntervalMs);
-      if (!retrySoon) announcedRetryMs = 0;
+      if (page.events.length > 0) await loop.handler(page.events, page.lastPosition);
+      position = page.lastPosition;
+      announcedRetryMs = 0;
     }
   }
 

@@ -1,0 +1,135 @@
+/**
+ * What every bench needs around its workloads: a scratch database it can throw away, and a
+ * latency recorder with a bounded memory.
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/db/embedded.js";
+
+export type Durability = "full" | "none";
+
+export interface BenchDatabase {
+  readonly connectionString: string;
+  /** Where the numbers were measured, for the report's header. */
+  readonly origin: string;
+  /** Stops the embedded server and removes its directory, or drops the scratch database. */
+  close(): Promise<void>;
+}
+
+/**
+ * A scratch database: a database of its own on `DATABASE_URL` when it is set (the server's
+ * durability is then the server's own), otherwise a fresh embedded cluster in a temp directory.
+ */
+export function openBenchDatabase(durability: Durability): Promise<BenchDatabase> {
+  const given = process.env.DATABASE_URL;
+  if (given !== undefined && given !== "") return openScratchDatabase(given);
+  return openEmbeddedDatabase(durability);
+}
+
+async function openEmbeddedDatabase(durability: Durability): Promise<BenchDatabase> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), "nova-bench-"));
+  try {
+    // mkdtemp makes the directory 0700; as root the cluster runs as "postgres", who must enter it.
+    await chmod(dataDir, 0o755);
+    const server = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      database: "nova_bench",
+      durability,
+    });
+    return {
+      connectionString: server.connectionString,
+      origin: `embedded Postgres in ${dataDir}`,
+      async close() {
+        try {
+          await server.stop();
+        } finally {
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function openScratchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const database = `nova_bench_${randomBytes(4).toString("hex")}`;
+  const name = pg.escapeIdentifier(database);
+  await withClient(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return {
+    connectionString: url.toString(),
+    origin: `database ${database} on DATABASE_URL (${url.host})`,
+    async close() {
+      await withClient(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
+    },
+  };
+}
+
+async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: "nova-bench" });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A port the OS just handed out, so two benches (or a bench and the tests) never collide. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Keeps every latency up to `samplesMax`, then a uniform reservoir sample of them (Vitter's
+ * algorithm R): a long run keeps its memory bounded and its percentiles unbiased.
+ */
+export class LatencyRecorder {
+  private readonly samplesMs: number[] = [];
+  private seenCount = 0;
+
+  constructor(private readonly samplesMax: number) {
+    if (!(Number.isSafeInteger(samplesMax) && samplesMax > 0)) {
+      throw new Error(`samplesMax must be a positive integer, got ${samplesMax}`);
+    }
+  }
+
+  record(latencyMs: number): void {
+    this.seenCount += 1;
+    if (this.samplesMs.length < this.samplesMax) {
+      this.samplesMs.push(latencyMs);
+      return;
+    }
+    const slot = Math.floor(Math.random() * this.seenCount);
+    if (slot < this.samplesMax) this.samplesMs[slot] = latencyMs;
+  }
+
+  /** Nearest-rank percentiles (`fraction` in (0, 1]); NaN when nothing was recorded. */
+  percentilesMs(fractions: readonly number[]): number[] {
+    const sorted = [...this.samplesMs].sort((a, b) => a - b);
+    return fractions.map((fraction) => {
+      if (!(fraction > 0 && fraction <= 1))
+        throw new Error(`percentile ${fraction} is not in (0, 1]`);
+      const rank = Math.ceil(fraction * sorted.length);
+      return sorted[rank - 1] ?? Number.NaN;
+    });
+  }
+}

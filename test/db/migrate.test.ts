@@ -1,0 +1,60 @@
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MigrationDriftError, migrate, migrationsDir } from "../../src/db/migrate.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+
+describe("migrations", () => {
+  let database: TestDatabase;
+  let directory: string;
+  beforeEach(async () => {
+    database = await createTestDatabase({ migrated: false });
+    directory = await mkdtemp(path.join(tmpdir(), "nova-migrations-"));
+    await cp(migrationsDir, directory, { recursive: true });
+  });
+  afterEach(async () => {
+    await database.drop();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("applies every migration once; a second run applies nothing", async () => {
+    const first = await migrate(database.connectionString, { directory });
+    expect(first.applied).toContain("001.do.event-store.sql");
+    const second = await migrate(database.connectionString, { directory });
+    expect(second).toEqual({ applied: [], version: first.version });
+    const tables = await database.pool.query(
+      "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('events', 'streams')",
+    );
+    expect(tables.rows[0]).toEqual({ n: 2 });
+  });
+
+  it("refuses a migration changed after it was applied, naming it and the fix", async () => {
+    await migrate(database.connectionString, { directory });
+    await writeFile(
+      path.join(directory, "001.do.event-store.sql"),
+      "-- edited after it was applied\nSELECT 1;\n",
+    );
+    const refusal = await migrate(database.connectionString, { directory }).catch(
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(MigrationDriftError);
+    expect((refusal as Error).message).toMatch(/migration 1 .* was changed after it was applied/);
+    expect((refusal as Error).message).toMatch(/add a new migration/);
+  });
+
+  it("a failing migration leaves nothing of itself behind and is not recorded", async () => {
+    await migrate(database.connectionString, { directory });
+    await writeFile(
+      path.join(directory, "002.do.broken.sql"),
+      "CREATE TABLE half_done (id int);\nSELECT no_such_function();\n",
+    );
+    await expect(migrate(database.connectionString, { directory })).rejects.toThrow(
+      /no_such_function/,
+    );
+    const leftovers = await database.pool.query(
+      "SELECT to_regclass('half_done') AS half_done, max(version)::int AS version FROM schema_migrations",
+    );
+    expect(leftovers.rows[0]).toEqual({ half_done: null, version: 1 });
+  });
+});
