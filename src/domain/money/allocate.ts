@@ -115,8 +115,10 @@ function weightsAsFractions(weights: readonly string[]): {
 
 function parseWeight(weight: string): { integer: string; fraction: string } {
   const match = typeof weight === "string" ? WEIGHT_PATTERN.exec(weight) : null;
+  if (typeof weight === "string" && weight.startsWith("-")) {
+    throw new Error(`allocate: weight ${weight} is negative`);
+  }
   if (match === null) {
-    // A "-0.25" lands here too: a negative weight is never valid.
     throw new Error(`allocate: weight ${JSON.stringify(weight)} is not a decimal ≥ 0`);
   }
   const fraction = match[2] ?? "";

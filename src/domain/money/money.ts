@@ -4,6 +4,7 @@
  * A JS `number` never holds money here.
  */
 import { Decimal as DecimalJs } from "decimal.js";
+import type { RejectionCode } from "../errors.js";
 import { type CurrencyCode, currencyScale, isCurrencyCode } from "./currency.js";
 
 /**
@@ -41,10 +42,15 @@ export type AmountRejectionReason =
   | "NEGATIVE_NOT_ALLOWED"
   | "ZERO_NOT_ALLOWED";
 
+/**
+ * A bad amount. It is also a domain `Rejection` (kind, code, message), so the one error
+ * mapper turns it into problem+json like any other business rejection.
+ */
 export type AmountRejection = {
   readonly ok: false;
+  readonly kind: "rejection";
   /** API.md: a bad amount is `400 VALIDATION_ERROR`, whatever the reason. */
-  readonly code: "VALIDATION_ERROR";
+  readonly code: Extract<RejectionCode, "VALIDATION_ERROR">;
   readonly reason: AmountRejectionReason;
   readonly message: string;
 };
@@ -153,7 +159,7 @@ function describeMalformed(text: string): string {
 }
 
 function reject(reason: AmountRejectionReason, message: string): AmountRejection {
-  return { ok: false, code: "VALIDATION_ERROR", reason, message };
+  return { ok: false, kind: "rejection", code: "VALIDATION_ERROR", reason, message };
 }
 
 /**

@@ -1,0 +1,288 @@
+/**
+ * The account aggregate: its events, its state (folded from its stream) and the funds rules.
+ * Entries reach an account through postings (src/domain/postings); holds through holds.ts.
+ */
+import type { NormalBalance } from "../account-types/account-type.js";
+import { assert } from "../errors.js";
+import { type CurrencyCode, Decimal, formatAmount } from "../money/index.js";
+
+export type AccountStatus = "ACTIVE" | "FROZEN" | "CLOSED";
+export type Side = "DEBIT" | "CREDIT";
+export type JsonRecord = Readonly<Record<string, unknown>>;
+
+export interface AccountOpened {
+  readonly type: "AccountOpened";
+  readonly data: {
+    readonly accountId: string;
+    readonly accountType: string;
+    readonly normalBalance: NormalBalance;
+    readonly allowNegative: boolean;
+    readonly currency: CurrencyCode;
+    readonly country: string | null;
+    readonly ownerId: string | null;
+    readonly name: string | null;
+    readonly metadata: JsonRecord;
+    readonly openedAt: string;
+  };
+}
+
+export interface AccountStatusChanged {
+  readonly type: "AccountStatusChanged";
+  readonly data: {
+    readonly accountId: string;
+    readonly from: AccountStatus;
+    readonly to: AccountStatus;
+    readonly reason: string;
+    readonly at: string;
+  };
+}
+
+export interface OverdraftLineSet {
+  readonly type: "OverdraftLineSet";
+  readonly data: {
+    readonly accountId: string;
+    readonly limit: string;
+    readonly currency: CurrencyCode;
+    readonly expiresAt: string | null;
+    readonly at: string;
+  };
+}
+
+export interface EntryPosted {
+  readonly type: "EntryPosted";
+  readonly data: {
+    readonly postingId: string;
+    readonly side: Side;
+    readonly amount: string;
+    readonly currency: CurrencyCode;
+    /** Posted balance after this entry, in the account's normal-balance sense. */
+    readonly balanceAfter: string;
+    readonly at: string;
+  };
+}
+
+export interface HoldPlaced {
+  readonly type: "HoldPlaced";
+  readonly data: {
+    readonly holdId: string;
+    readonly amount: string;
+    readonly currency: CurrencyCode;
+    readonly reason: string | null;
+    readonly expiresAt: string | null;
+    readonly at: string;
+  };
+}
+
+export interface HoldReleased {
+  readonly type: "HoldReleased";
+  readonly data: { readonly holdId: string; readonly amount: string; readonly at: string };
+}
+
+export interface HoldCaptured {
+  readonly type: "HoldCaptured";
+  readonly data: {
+    readonly holdId: string;
+    /** Moved by the capture posting. */
+    readonly amount: string;
+    /** The rest of the hold, released by the capture. */
+    readonly released: string;
+    readonly postingId: string;
+    readonly toAccountId: string;
+    readonly at: string;
+  };
+}
+
+export interface HoldExpired {
+  readonly type: "HoldExpired";
+  readonly data: { readonly holdId: string; readonly amount: string; readonly at: string };
+}
+
+export type AccountEvent =
+  | AccountOpened
+  | AccountStatusChanged
+  | OverdraftLineSet
+  | EntryPosted
+  | HoldPlaced
+  | HoldReleased
+  | HoldCaptured
+  | HoldExpired;
+
+export const accountEventTypes: readonly AccountEvent["type"][] = [
+  "AccountOpened",
+  "AccountStatusChanged",
+  "OverdraftLineSet",
+  "EntryPosted",
+  "HoldPlaced",
+  "HoldReleased",
+  "HoldCaptured",
+  "HoldExpired",
+];
+
+export interface ActiveHold {
+  readonly holdId: string;
+  readonly amount: Decimal;
+  readonly expiresAt: string | null;
+}
+
+export interface Account {
+  readonly id: string;
+  readonly accountType: string;
+  readonly normalBalance: NormalBalance;
+  readonly allowNegative: boolean;
+  readonly currency: CurrencyCode;
+  readonly country: string | null;
+  readonly ownerId: string | null;
+  readonly name: string | null;
+  readonly metadata: JsonRecord;
+  readonly openedAt: string;
+  readonly status: AccountStatus;
+  /** Σ entries in the normal-balance sense. */
+  readonly posted: Decimal;
+  /** Holds that have been placed and not released, captured or recorded as expired. */
+  readonly holds: ReadonlyMap<string, ActiveHold>;
+  readonly overdraftLimit: Decimal;
+  readonly overdraftExpiresAt: string | null;
+}
+
+/** Undefined: the stream has no AccountOpened (the account does not exist). */
+export type AccountState = Account | undefined;
+
+const zero = new Decimal(0);
+
+export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
+  if (event.type === "AccountOpened") return opened(event);
+  assert(state !== undefined, `${event.type} on an account that was never opened`);
+  switch (event.type) {
+    case "AccountStatusChanged":
+      return { ...state, status: event.data.to };
+    case "OverdraftLineSet":
+      return {
+        ...state,
+        overdraftLimit: new Decimal(event.data.limit),
+        overdraftExpiresAt: event.data.expiresAt,
+      };
+    case "EntryPosted":
+      return { ...state, posted: new Decimal(event.data.balanceAfter) };
+    case "HoldPlaced":
+      return {
+        ...state,
+        holds: withHold(state.holds, {
+          holdId: event.data.holdId,
+          amount: new Decimal(event.data.amount),
+          expiresAt: event.data.expiresAt,
+        }),
+      };
+    case "HoldReleased":
+    case "HoldCaptured":
+    case "HoldExpired":
+      return { ...state, holds: withoutHold(state.holds, event.data.holdId) };
+  }
+}
+
+function opened(event: AccountOpened): Account {
+  const data = event.data;
+  return {
+    id: data.accountId,
+    accountType: data.accountType,
+    normalBalance: data.normalBalance,
+    allowNegative: data.allowNegative,
+    currency: data.currency,
+    country: data.country,
+    ownerId: data.ownerId,
+    name: data.name,
+    metadata: data.metadata,
+    openedAt: data.openedAt,
+    status: "ACTIVE",
+    posted: zero,
+    holds: new Map(),
+    overdraftLimit: zero,
+    overdraftExpiresAt: null,
+  };
+}
+
+function withHold(holds: ReadonlyMap<string, ActiveHold>, hold: ActiveHold) {
+  const next = new Map(holds);
+  next.set(hold.holdId, hold);
+  return next;
+}
+
+function withoutHold(holds: ReadonlyMap<string, ActiveHold>, holdId: string) {
+  const next = new Map(holds);
+  next.delete(holdId);
+  return next;
+}
+
+export function foldAccount(events: readonly AccountEvent[], state: AccountState = undefined) {
+  return events.reduce(evolveAccount, state);
+}
+
+/** An expired hold stops counting at its expiry, whether or not HoldExpired is recorded yet. */
+export function isHoldLive(hold: ActiveHold, now: Date): boolean {
+  return hold.expiresAt === null || Date.parse(hold.expiresAt) > now.getTime();
+}
+
+export function heldAmount(account: Account, now: Date): Decimal {
+  let held = zero;
+  for (const hold of account.holds.values()) {
+    if (isHoldLive(hold, now)) held = held.plus(hold.amount);
+  }
+  return held;
+}
+
+export function overdraftLimitAt(account: Account, now: Date): Decimal {
+  const expiry = account.overdraftExpiresAt;
+  const live = expiry === null || Date.parse(expiry) > now.getTime();
+  return live ? account.overdraftLimit : zero;
+}
+
+export interface Balances {
+  readonly posted: Decimal;
+  readonly held: Decimal;
+  readonly overdraftLimit: Decimal;
+  /** posted − held + overdraftLimit (API.md BalanceSet). */
+  readonly available: Decimal;
+}
+
+export function balancesOf(account: Account, now: Date): Balances {
+  const held = heldAmount(account, now);
+  const overdraftLimit = overdraftLimitAt(account, now);
+  return {
+    posted: account.posted,
+    held,
+    overdraftLimit,
+    available: account.posted.minus(held).plus(overdraftLimit),
+  };
+}
+
+/** The change an entry makes to the posted balance in the account's normal-balance sense. */
+export function signedAmount(account: Account, side: Side, amount: Decimal): Decimal {
+  return side === account.normalBalance ? amount : amount.negated();
+}
+
+/**
+ * The funds rule: an account whose type forbids negatives may not end a decrease with
+ * available below zero (posted − live holds, less than −overdraft line). An increase is always
+ * allowed, even when the account is already short (e.g. after its overdraft line expired).
+ */
+export function fundsAllowDecrease(account: Account, now: Date): boolean {
+  if (account.allowNegative) return true;
+  return balancesOf(account, now).available.greaterThanOrEqualTo(0);
+}
+
+/** HoldExpired for every hold past its expiry: recorded by the next command that notices. */
+export function expiredHoldEvents(account: Account, now: Date): HoldExpired[] {
+  const events: HoldExpired[] = [];
+  for (const hold of account.holds.values()) {
+    if (!isHoldLive(hold, now)) {
+      events.push({
+        type: "HoldExpired",
+        data: {
+          holdId: hold.holdId,
+          amount: formatAmount(hold.amount, account.currency),
+          at: now.toISOString(),
+        },
+      });
+    }
+  }
+  return events;
+}
