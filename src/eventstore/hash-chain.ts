@@ -43,16 +43,15 @@ export function sealEvents(
   events: readonly NewEvent[],
   context: AppendContext,
 ): SealedEvent[] {
-  const occurredAt = context.occurredAt.toISOString();
-  const causationId = context.causationId ?? context.correlationId;
   let previous = prevHash;
   return events.map((event) => {
+    const own = event.context ?? context;
     const hash = eventHash(previous, event.type, event.data);
     const metadata: EventMetadata = {
-      correlationId: context.correlationId,
-      causationId,
-      principal: context.principal,
-      occurredAt,
+      correlationId: own.correlationId,
+      causationId: own.causationId ?? own.correlationId,
+      principal: own.principal,
+      occurredAt: own.occurredAt.toISOString(),
       schemaVersion: String(event.schemaVersion ?? schemaVersionDefault),
       prevHash: previous,
       hash,

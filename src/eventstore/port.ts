@@ -72,6 +72,11 @@ export interface NewEvent {
   readonly data: JsonObject;
   /** Defaults to 1. Bumped when the shape of an event type's data changes. */
   readonly schemaVersion?: number;
+  /**
+   * This event's own correlation, causation, principal and time, when one append carries the
+   * events of several commands (a batch); otherwise the append's context applies.
+   */
+  readonly context?: AppendContext;
 }
 
 export interface StreamAppend {

@@ -14,10 +14,14 @@ export function assertStreamName(stream: string): void {
   }
 }
 
-export function assertAppend(requests: readonly StreamAppend[], context: AppendContext): void {
-  if (requests.length === 0) throw new InvalidAppend("an append needs at least one stream");
+function assertContext(context: AppendContext): void {
   if (context.principal.length === 0) throw new InvalidAppend("every append names a principal");
   if (Number.isNaN(context.occurredAt.getTime())) throw new InvalidAppend("occurredAt is invalid");
+}
+
+export function assertAppend(requests: readonly StreamAppend[], context: AppendContext): void {
+  if (requests.length === 0) throw new InvalidAppend("an append needs at least one stream");
+  assertContext(context);
   const seen = new Set<string>();
   let eventCount = 0;
   for (const request of requests) {
@@ -33,6 +37,7 @@ export function assertAppend(requests: readonly StreamAppend[], context: AppendC
     if (typeof expected === "number" && !(Number.isSafeInteger(expected) && expected >= 0)) {
       throw new InvalidAppend(`expected revision ${expected} is not a revision`);
     }
+    for (const event of request.events) if (event.context) assertContext(event.context);
     eventCount += request.events.length;
   }
   if (eventCount > appendEventsMax) {
