@@ -10,6 +10,7 @@ import type { Config } from "../config/config.js";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { clientConfig, createPool } from "../db/pool.js";
+import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-event-store.js";
 import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
@@ -107,8 +108,10 @@ async function openEventStore(
   logger: Logger,
   closers: Array<() => Promise<void>>,
 ): Promise<EventStore> {
-  if (config.eventStore === "kurrentdb") {
-    throw new Error("NOVA_EVENT_STORE=kurrentdb is not wired into the server yet");
+  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
+    const store = createKurrentDbEventStore(config.kurrentDbUrl);
+    closers.push(() => store.close());
+    return store;
   }
   const listener = new PostgresNotificationListener(
     clientConfig({ connectionString: databaseUrl, applicationName: "nova-ledger-listen" }),
