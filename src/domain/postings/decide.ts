@@ -25,12 +25,13 @@ import {
   isCurrencyCode,
   parseAmount,
 } from "../money/index.js";
-import type {
-  Posting,
-  PostingEntry,
-  PostingEvent,
-  PostingRecorded,
-  PostingState,
+import {
+  evolvePosting,
+  type Posting,
+  type PostingEntry,
+  type PostingEvent,
+  type PostingRecorded,
+  type PostingState,
 } from "./posting.js";
 
 /** A posting has at least two legs and at most this many. */
@@ -439,7 +440,9 @@ function fold(account: Account, events: readonly AccountEvent[]): Account {
 }
 
 function evolvePostingRecorded(recorded: PostingRecorded): Posting {
-  return { ...recorded.data, id: recorded.data.postingId, reversedBy: null, status: "POSTED" };
+  const posting = evolvePosting(undefined, recorded);
+  assert(posting !== undefined, "a recorded posting exists");
+  return posting;
 }
 
 function toParsedEntry(entry: PostingEntry): ParsedEntry {

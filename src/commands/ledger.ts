@@ -1,0 +1,468 @@
+/**
+ * The ledger's use cases: each turns a request into a planned command (which streams it reads
+ * and writes, and how it decides) and submits it to the batching pipeline.
+ */
+import {
+  type AccountType,
+  type DefineAccountType,
+  decideDefineAccountType,
+} from "../domain/account-types/account-type.js";
+import { type Account, type AccountState, balancesOf } from "../domain/accounts/account.js";
+import {
+  decideChangeStatus,
+  decideOpenAccount,
+  decideSetOverdraftLine,
+  type OpenAccount,
+  type SetOverdraftLine,
+  type StatusAction,
+} from "../domain/accounts/decide.js";
+import { decidePlaceHold, decideReleaseHold, type PlaceHold } from "../domain/accounts/holds.js";
+import { isRejection, type Rejection, reject } from "../domain/errors.js";
+import { formatAmount } from "../domain/money/index.js";
+import {
+  decideCaptureHold,
+  decideRecordPosting,
+  decideReversePosting,
+  type EntryRequest,
+  type PostingDecision,
+} from "../domain/postings/decide.js";
+import type { Posting, PostingState } from "../domain/postings/posting.js";
+import {
+  accountStream,
+  accountTypeStream,
+  holdStream,
+  postingStream,
+  referenceStream,
+} from "../domain/streams.js";
+import type { AppendContext } from "../eventstore/port.js";
+import type { CommandOutcome, CommandPipeline, Decision, StreamView } from "./pipeline.js";
+import { type Actor, creationId, referenceHash, requestHash } from "./requests.js";
+import type { DomainEvent, HoldIndex, ReferenceIndex } from "./streams.js";
+
+export interface BalanceView {
+  readonly accountId: string;
+  readonly currency: string;
+  readonly posted: string;
+  readonly held: string;
+  readonly available: string;
+  readonly overdraftLimit: string;
+}
+
+export interface AccountView {
+  readonly account: Account;
+  readonly balances: BalanceView;
+}
+
+export interface PostingResult {
+  readonly posting: Posting;
+  /** Balances of every account the posting touched, right after it. */
+  readonly balances: readonly BalanceView[];
+}
+
+export interface HoldResult {
+  readonly holdId: string;
+  readonly accountId: string;
+  readonly amount: string;
+  readonly currency: string;
+  readonly status: "ACTIVE" | "RELEASED";
+  readonly expiresAt: string | null;
+  readonly balances: BalanceView;
+}
+
+export interface RecordPostingRequest {
+  readonly id?: string | null;
+  readonly transactionType?: string | null;
+  readonly reference?: string | null;
+  readonly description?: string | null;
+  readonly entries: readonly EntryRequest[];
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+export class LedgerCommands {
+  constructor(private readonly pipeline: CommandPipeline) {}
+
+  defineAccountType(
+    request: DefineAccountType,
+    actor: Actor,
+  ): Promise<CommandOutcome<AccountType>> {
+    const stream = accountTypeStream(request.code);
+    return this.pipeline.submit({
+      streams: [stream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const decision = decideDefineAccountType(
+          request,
+          view.state(stream) as AccountType | undefined,
+          now,
+        );
+        if (isRejection(decision)) return decision;
+        return write([{ stream, events: [decision] }], () => decision.data);
+      },
+    });
+  }
+
+  openAccount(
+    request: Omit<OpenAccount, "accountId"> & {
+      readonly id?: string | null;
+      readonly accountType: string;
+    },
+    actor: Actor,
+  ): Promise<CommandOutcome<AccountView>> {
+    const { id } = creationId(actor, "accounts.open", request.id);
+    const stream = accountStream(id);
+    const typeStream = accountTypeStream(request.accountType);
+    return this.pipeline.submit({
+      streams: [stream, typeStream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const decision = decideOpenAccount(
+          { ...request, accountId: id },
+          accountOf(view, id),
+          view.state(typeStream) as AccountType | undefined,
+          now,
+        );
+        if (isRejection(decision)) return decision;
+        return write([{ stream, events: [decision] }], (after) => accountView(after, id, now));
+      },
+    });
+  }
+
+  changeAccountStatus(
+    request: { readonly accountId: string; readonly action: StatusAction; readonly reason: string },
+    actor: Actor,
+  ): Promise<CommandOutcome<AccountView>> {
+    return this.onAccount(request.accountId, actor, (state, now) =>
+      decideChangeStatus(request, state, now),
+    );
+  }
+
+  setOverdraftLine(request: SetOverdraftLine, actor: Actor): Promise<CommandOutcome<AccountView>> {
+    return this.onAccount(request.accountId, actor, (state, now) =>
+      decideSetOverdraftLine(request, state, now),
+    );
+  }
+
+  recordPosting(
+    request: RecordPostingRequest,
+    actor: Actor,
+  ): Promise<CommandOutcome<PostingResult>> {
+    const { id, idempotent } = creationId(actor, "postings.create", request.id);
+    const hash = requestHash("postings.create", request);
+    const ownStream = postingStream(id);
+    const reference = request.reference ?? null;
+    const claim = reference === null ? undefined : referenceStream(referenceHash(reference));
+    const accountIds = unique(request.entries.map((entry) => entry.accountId));
+    return this.pipeline.submit({
+      streams: [ownStream, ...(claim ? [claim] : []), ...accountIds.map(accountStream)],
+      presumedNew: [ownStream, ...(claim ? [claim] : [])],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const claimedBy = claim ? (view.state(claim) as ReferenceIndex | undefined) : undefined;
+        const decision = decideRecordPosting(
+          {
+            ...request,
+            postingId: id,
+            requestHash: hash,
+            idempotent,
+          },
+          {
+            posting: view.state(ownStream) as PostingState,
+            accounts: accountsOf(view, accountIds),
+            referenceTaken: claimedBy !== undefined && claimedBy.postingId !== id,
+          },
+          now,
+        );
+        return postingWrite(decision, view, ownStream, claim, accountIds, now);
+      },
+    });
+  }
+
+  async reversePosting(
+    request: { readonly postingId: string; readonly reason: string; readonly id?: string | null },
+    actor: Actor,
+  ): Promise<CommandOutcome<PostingResult>> {
+    const originalStream = postingStream(request.postingId);
+    // A posting's legs never change, so the accounts to lock can be learnt before queueing.
+    const original = (await this.pipeline.load(originalStream)).state as PostingState;
+    if (original === undefined) return rejected(postingNotFound(request.postingId));
+    const { id, idempotent } = creationId(
+      actor,
+      `postings.reverse:${request.postingId}`,
+      request.id,
+    );
+    const hash = requestHash("postings.reverse", request);
+    const ownStream = postingStream(id);
+    const accountIds = unique(original.entries.map((entry) => entry.accountId));
+    return this.pipeline.submit({
+      streams: [ownStream, originalStream, ...accountIds.map(accountStream)],
+      presumedNew: [ownStream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const decision = decideReversePosting(
+          {
+            postingId: request.postingId,
+            reversalId: id,
+            reason: request.reason,
+            requestHash: hash,
+            idempotent,
+          },
+          {
+            original: view.state(originalStream) as PostingState,
+            reversal: view.state(ownStream) as PostingState,
+            accounts: accountsOf(view, accountIds),
+          },
+          now,
+        );
+        return postingWrite(decision, view, ownStream, undefined, accountIds, now);
+      },
+    });
+  }
+
+  placeHold(
+    request: Omit<PlaceHold, "holdId"> & { readonly id?: string | null },
+    actor: Actor,
+  ): Promise<CommandOutcome<HoldResult>> {
+    const { id } = creationId(actor, "holds.place", request.id);
+    const stream = accountStream(request.accountId);
+    const indexStream = holdStream(id);
+    return this.pipeline.submit({
+      streams: [stream, indexStream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        if (view.state(indexStream) !== undefined) {
+          return reject("HOLD_EXISTS", `hold ${id} already exists`, { holdId: id });
+        }
+        const decision = decidePlaceHold(
+          { ...request, holdId: id },
+          accountOf(view, request.accountId),
+          now,
+        );
+        if (!Array.isArray(decision)) return decision;
+        const opened: DomainEvent = {
+          type: "HoldOpened",
+          data: { holdId: id, accountId: request.accountId },
+        };
+        return write(
+          [
+            { stream, events: decision },
+            { stream: indexStream, events: [opened] },
+          ],
+          (after) => holdResult(after, request.accountId, id, "ACTIVE", now),
+        );
+      },
+    });
+  }
+
+  async releaseHold(
+    request: { readonly holdId: string },
+    actor: Actor,
+  ): Promise<CommandOutcome<HoldResult>> {
+    const accountId = await this.holdAccount(request.holdId);
+    if (accountId === undefined) return rejected(holdNotFound(request.holdId));
+    const stream = accountStream(accountId);
+    const before = new Map<string, string | null>();
+    return this.pipeline.submit({
+      streams: [stream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const account = accountOf(view, accountId);
+        const hold = account?.holds.get(request.holdId);
+        if (account !== undefined && hold !== undefined) {
+          before.set("amount", formatAmount(hold.amount, account.currency));
+          before.set("expiresAt", hold.expiresAt);
+        }
+        const decision = decideReleaseHold({ holdId: request.holdId, accountId }, account, now);
+        if (!Array.isArray(decision)) return decision;
+        return write([{ stream, events: decision }], (after) => ({
+          ...holdResult(after, accountId, request.holdId, "RELEASED", now),
+          amount: before.get("amount") ?? "",
+          expiresAt: before.get("expiresAt") ?? null,
+        }));
+      },
+    });
+  }
+
+  async captureHold(
+    request: {
+      readonly holdId: string;
+      readonly toAccountId: string;
+      readonly amount?: { readonly value: string; readonly currency: string } | null;
+      readonly id?: string | null;
+    },
+    actor: Actor,
+  ): Promise<CommandOutcome<PostingResult>> {
+    const accountId = await this.holdAccount(request.holdId);
+    if (accountId === undefined) return rejected(holdNotFound(request.holdId));
+    const { id, idempotent } = creationId(actor, `holds.capture:${request.holdId}`, request.id);
+    const hash = requestHash("holds.capture", request);
+    const ownStream = postingStream(id);
+    const accountIds = unique([accountId, request.toAccountId]);
+    return this.pipeline.submit({
+      streams: [ownStream, ...accountIds.map(accountStream)],
+      presumedNew: [ownStream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const decision = decideCaptureHold(
+          { ...request, accountId, postingId: id, requestHash: hash, idempotent },
+          {
+            posting: view.state(ownStream) as PostingState,
+            accounts: accountsOf(view, accountIds),
+          },
+          now,
+        );
+        return postingWrite(decision, view, ownStream, undefined, accountIds, now);
+      },
+    });
+  }
+
+  /** Balances from the write model (API `?consistency=strong`). */
+  async balances(accountId: string, now: Date): Promise<BalanceView | undefined> {
+    const loaded = await this.pipeline.load(accountStream(accountId));
+    const account = loaded.state as AccountState;
+    return account === undefined ? undefined : balanceView(account, now);
+  }
+
+  private async holdAccount(holdId: string): Promise<string | undefined> {
+    const index = (await this.pipeline.load(holdStream(holdId))).state as HoldIndex | undefined;
+    return index?.accountId;
+  }
+
+  private onAccount(
+    accountId: string,
+    actor: Actor,
+    decide: (state: AccountState, now: Date) => readonly DomainEvent[] | Rejection,
+  ): Promise<CommandOutcome<AccountView>> {
+    const stream = accountStream(accountId);
+    return this.pipeline.submit({
+      streams: [stream],
+      context: contextOf(actor),
+      decide: (view, now) => {
+        const decision = decide(accountOf(view, accountId), now);
+        if (!Array.isArray(decision)) return decision as Rejection;
+        return write([{ stream, events: decision }], (after) => accountView(after, accountId, now));
+      },
+    });
+  }
+}
+
+function postingWrite(
+  decision: PostingDecision,
+  view: StreamView,
+  ownStream: string,
+  claim: string | undefined,
+  accountIds: readonly string[],
+  now: Date,
+): Decision<PostingResult> {
+  if (decision.kind === "rejection") return decision;
+  if (decision.kind === "replay") {
+    return {
+      kind: "answer",
+      result: {
+        posting: decision.posting,
+        balances: balancesOfAccounts(view, decision.posting, now),
+      },
+      position: view.firstPosition(ownStream),
+    };
+  }
+  const events: Array<{ stream: string; events: readonly DomainEvent[] }> = [];
+  for (const [postingId, postingEvents] of decision.postingEvents) {
+    events.push({ stream: postingStream(postingId), events: postingEvents });
+  }
+  for (const [accountId, accountEvents] of decision.accountEvents) {
+    events.push({ stream: accountStream(accountId), events: accountEvents });
+  }
+  if (claim !== undefined && decision.reference !== null) {
+    const claimed: DomainEvent = {
+      type: "ReferenceClaimed",
+      data: { reference: decision.reference, postingId: decision.posting.id },
+    };
+    events.push({ stream: claim, events: [claimed] });
+  }
+  return write(events, (after) => ({
+    posting: decision.posting,
+    balances: accountIds.flatMap((accountId) => {
+      const account = accountOf(after, accountId);
+      return account === undefined ? [] : [balanceView(account, now)];
+    }),
+  }));
+}
+
+function balancesOfAccounts(view: StreamView, posting: Posting, now: Date): BalanceView[] {
+  return unique(posting.entries.map((entry) => entry.accountId)).flatMap((accountId) => {
+    const account = accountOf(view, accountId);
+    return account === undefined ? [] : [balanceView(account, now)];
+  });
+}
+
+function write<Result>(
+  events: ReadonlyArray<{ readonly stream: string; readonly events: readonly DomainEvent[] }>,
+  respond: (view: StreamView) => Result,
+): Decision<Result> {
+  return { kind: "write", events, respond };
+}
+
+function accountOf(view: StreamView, accountId: string): AccountState {
+  return view.state(accountStream(accountId)) as AccountState;
+}
+
+function accountsOf(view: StreamView, accountIds: readonly string[]): Map<string, AccountState> {
+  return new Map(accountIds.map((accountId) => [accountId, accountOf(view, accountId)]));
+}
+
+function accountView(view: StreamView, accountId: string, now: Date): AccountView {
+  const account = accountOf(view, accountId);
+  if (account === undefined) throw new Error(`account ${accountId} vanished after its own command`);
+  return { account, balances: balanceView(account, now) };
+}
+
+export function balanceView(account: Account, now: Date): BalanceView {
+  const balances = balancesOf(account, now);
+  return {
+    accountId: account.id,
+    currency: account.currency,
+    posted: formatAmount(balances.posted, account.currency),
+    held: formatAmount(balances.held, account.currency),
+    available: formatAmount(balances.available, account.currency),
+    overdraftLimit: formatAmount(balances.overdraftLimit, account.currency),
+  };
+}
+
+function holdResult(
+  view: StreamView,
+  accountId: string,
+  holdId: string,
+  status: HoldResult["status"],
+  now: Date,
+): HoldResult {
+  const { account, balances } = accountView(view, accountId, now);
+  const hold = account.holds.get(holdId);
+  return {
+    holdId,
+    accountId,
+    amount: hold ? formatAmount(hold.amount, account.currency) : "",
+    currency: account.currency,
+    status,
+    expiresAt: hold?.expiresAt ?? null,
+    balances,
+  };
+}
+
+function contextOf(actor: Actor): AppendContext {
+  return { correlationId: actor.correlationId, principal: actor.principal, occurredAt: new Date() };
+}
+
+function rejected<Result>(rejection: Rejection): CommandOutcome<Result> {
+  return { ok: false, rejection };
+}
+
+function postingNotFound(postingId: string): Rejection {
+  return reject("POSTING_NOT_FOUND", `posting ${postingId} does not exist`, { postingId });
+}
+
+function holdNotFound(holdId: string): Rejection {
+  return reject("HOLD_NOT_FOUND", `hold ${holdId} does not exist`, { holdId });
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}

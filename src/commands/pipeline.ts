@@ -1,0 +1,482 @@
+/**
+ * The batching single writer (DESIGN.md "Throughput design"). Commands wait in one queue; the
+ * batcher takes what is waiting, decides each in order against the in-memory state (each
+ * decision sees the earlier ones) and appends the accepted ones in one atomic multi-stream
+ * append: one commit for many postings, so a hot account is not a lock convoy.
+ *
+ * Several batches may be in flight at once when they touch disjoint streams. A command whose
+ * streams are in flight waits for the next batch, and so does every later command on those
+ * streams, so each stream's commands are applied in the order they were submitted.
+ */
+import { isRejection, type Rejection } from "../domain/errors.js";
+import { InvalidAppend, WrongExpectedRevision } from "../eventstore/errors.js";
+import {
+  type AppendContext,
+  type EventStore,
+  formatPosition,
+  type JsonObject,
+  type LogPosition,
+  type StreamAppend,
+} from "../eventstore/port.js";
+import { AggregateCache, type LoadedStream } from "./aggregate-cache.js";
+import { type DomainEvent, evolveStream } from "./streams.js";
+
+/** The streams a decision may read, with their states as of the decisions before it. */
+export interface StreamView {
+  state(stream: string): unknown;
+  /** Position of the stream's first event (for replays), if it has one. */
+  firstPosition(stream: string): LogPosition | undefined;
+}
+
+export type Decision<Result> =
+  | Rejection
+  /** Nothing to write: the answer is already known (e.g. an idempotent replay). */
+  | { readonly kind: "answer"; readonly result: Result; readonly position: LogPosition | undefined }
+  | {
+      readonly kind: "write";
+      readonly events: ReadonlyArray<{
+        readonly stream: string;
+        readonly events: readonly DomainEvent[];
+      }>;
+      /** Builds the result from the states right after this command's events. */
+      readonly respond: (view: StreamView) => Result;
+    };
+
+export interface PlannedCommand<Result> {
+  /** Every stream the decision reads or writes. */
+  readonly streams: readonly string[];
+  /**
+   * Streams the command expects not to exist yet (a new posting's own stream): they are not
+   * read first; if one exists after all, the append's `no_stream` check says so and the
+   * batch is decided again on the real state.
+   */
+  readonly presumedNew?: readonly string[];
+  readonly context: AppendContext;
+  decide(view: StreamView, now: Date): Decision<Result>;
+}
+
+export type CommandOutcome<Result> =
+  | {
+      readonly ok: true;
+      readonly result: Result;
+      readonly position: string;
+      readonly replayed: boolean;
+    }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+export class PipelineOverloaded extends Error {
+  override readonly name = "PipelineOverloaded";
+}
+
+export class PipelineStopped extends Error {
+  override readonly name = "PipelineStopped";
+}
+
+export interface PipelineOptions {
+  /** Most commands decided and appended together. */
+  readonly batchSizeMax?: number;
+  /** Most batches appending at once (on disjoint streams). */
+  readonly batchesInFlightMax?: number;
+  /** How long a batch may wait to fill before it starts (0: start at once). */
+  readonly batchWaitMs?: number;
+  /** Most commands waiting; beyond it `submit` refuses with PipelineOverloaded. */
+  readonly queueLengthMax?: number;
+  /** Most times one batch is decided again after another writer moved its streams. */
+  readonly conflictRetriesMax?: number;
+  readonly cacheSizeMax?: number;
+  readonly clock?: () => Date;
+  readonly observer?: PipelineObserver;
+}
+
+/** Hooks for metrics: what each batch did. */
+export interface PipelineObserver {
+  batchAppended?(stats: { commands: number; events: number; durationMs: number }): void;
+  conflict?(stream: string): void;
+}
+
+export const batchSizeMaxDefault = 500;
+export const batchesInFlightMaxDefault = 4;
+export const queueLengthMaxDefault = 20_000;
+export const conflictRetriesMaxDefault = 8;
+/** A stream is read in pages of this many events when (re)loaded. */
+const readPageSize = 1_000;
+const conflictBackoffMsMax = 20;
+
+interface Pending {
+  readonly command: PlannedCommand<unknown>;
+  readonly resolve: (outcome: CommandOutcome<unknown>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class CommandPipeline {
+  readonly cache: AggregateCache;
+  private readonly queue: Pending[] = [];
+  private readonly streamsInFlight = new Set<string>();
+  private batchesInFlight = 0;
+  private pumpScheduled = false;
+  private stopped = false;
+  private idle: Array<() => void> = [];
+  private readonly batchSizeMax: number;
+  private readonly batchesInFlightMax: number;
+  private readonly batchWaitMs: number;
+  private readonly queueLengthMax: number;
+  private readonly conflictRetriesMax: number;
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: PipelineOptions = {},
+  ) {
+    this.cache = new AggregateCache(options.cacheSizeMax);
+    this.batchSizeMax = options.batchSizeMax ?? batchSizeMaxDefault;
+    this.batchesInFlightMax = options.batchesInFlightMax ?? batchesInFlightMaxDefault;
+    this.batchWaitMs = options.batchWaitMs ?? 0;
+    this.queueLengthMax = options.queueLengthMax ?? queueLengthMaxDefault;
+    this.conflictRetriesMax = options.conflictRetriesMax ?? conflictRetriesMaxDefault;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  submit<Result>(command: PlannedCommand<Result>): Promise<CommandOutcome<Result>> {
+    if (this.stopped) return Promise.reject(new PipelineStopped("the command pipeline is stopped"));
+    if (this.queue.length >= this.queueLengthMax) {
+      return Promise.reject(new PipelineOverloaded("too many commands waiting; try again shortly"));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        command: command as PlannedCommand<unknown>,
+        resolve: resolve as (outcome: CommandOutcome<unknown>) => void,
+        reject,
+      });
+      this.schedulePump();
+    });
+  }
+
+  /** Reads a stream's current state through the cache (for commands that plan on it). */
+  async load(stream: string): Promise<LoadedStream> {
+    const cached = this.cache.get(stream);
+    if (cached !== undefined && !this.streamsInFlight.has(stream)) return cached;
+    return this.readNewer(cached ?? emptyStream(stream));
+  }
+
+  /** Refuses new commands and waits for every accepted one to be answered. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    if (this.queue.length === 0 && this.batchesInFlight === 0) return;
+    await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    const run = () => {
+      this.pumpScheduled = false;
+      this.pump();
+    };
+    // setImmediate lets every command submitted in this turn of the event loop join the batch.
+    if (this.batchWaitMs > 0 && this.queue.length < this.batchSizeMax)
+      setTimeout(run, this.batchWaitMs);
+    else setImmediate(run);
+  }
+
+  private pump(): void {
+    while (this.batchesInFlight < this.batchesInFlightMax && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      this.batchesInFlight++;
+      void this.runBatch(batch).finally(() => {
+        this.batchesInFlight--;
+        if (this.queue.length > 0) this.schedulePump();
+        else if (this.batchesInFlight === 0) this.notifyIdle();
+      });
+    }
+  }
+
+  /** Takes waiting commands in order, skipping (and blocking behind) busy streams. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const blocked = new Set<string>();
+    const remaining: Pending[] = [];
+    for (const pending of this.queue) {
+      const streams = pending.command.streams;
+      const busy = streams.some((s) => this.streamsInFlight.has(s) || blocked.has(s));
+      if (busy || batch.length >= this.batchSizeMax) {
+        for (const stream of streams) blocked.add(stream);
+        remaining.push(pending);
+        continue;
+      }
+      batch.push(pending);
+    }
+    this.queue.splice(0, this.queue.length, ...remaining);
+    for (const pending of batch) {
+      for (const stream of pending.command.streams) this.streamsInFlight.add(stream);
+    }
+    return batch;
+  }
+
+  private async runBatch(batch: readonly Pending[]): Promise<void> {
+    try {
+      await this.decideAndAppend(batch, 0);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    } finally {
+      for (const pending of batch) {
+        for (const stream of pending.command.streams) this.streamsInFlight.delete(stream);
+      }
+    }
+  }
+
+  private async decideAndAppend(batch: readonly Pending[], attempt: number): Promise<void> {
+    // A retry reads what other writers appended since, presumed-new streams included.
+    const working = await this.loadAll(batch, attempt > 0);
+    const now = this.clock();
+    const decided = decideBatch(batch, working, now);
+    if (decided.appends.length === 0) {
+      settle(decided.answers, undefined);
+      return;
+    }
+    const startedMs = performance.now();
+    try {
+      const result = await this.store.appendMulti(
+        decided.appends,
+        batch[0]?.command.context ?? systemContext(now),
+      );
+      this.options.observer?.batchAppended?.({
+        commands: decided.answers.length,
+        events: decided.eventCount,
+        durationMs: performance.now() - startedMs,
+      });
+      this.remember(working, decided.written, result.position);
+      settle(decided.answers, result.position);
+    } catch (error) {
+      await this.recover(batch, attempt, error);
+    }
+  }
+
+  private async recover(batch: readonly Pending[], attempt: number, error: unknown): Promise<void> {
+    // The cache still holds every stream as it was before this batch. If the commit happened
+    // after all (a lost connection), the next append there fails its expected revision, and
+    // the retry reads the newer events.
+    if (error instanceof WrongExpectedRevision && attempt < this.conflictRetriesMax) {
+      this.options.observer?.conflict?.(error.stream);
+      await sleep(Math.random() * Math.min(conflictBackoffMsMax, 2 ** attempt));
+      await this.decideAndAppend(batch, attempt + 1);
+      return;
+    }
+    if (error instanceof InvalidAppend && batch.length > 1) {
+      // One command's data the store cannot take must not fail its neighbours.
+      for (const pending of batch) {
+        await this.decideAndAppend([pending], attempt).catch((single: unknown) =>
+          pending.reject(single),
+        );
+      }
+      return;
+    }
+    throw error;
+  }
+
+  /** The streams of a batch, from the cache or the store (each read at most once). */
+  private async loadAll(
+    batch: readonly Pending[],
+    refresh: boolean,
+  ): Promise<Map<string, WorkingStream>> {
+    const working = new Map<string, WorkingStream>();
+    const reads: Array<Promise<void>> = [];
+    for (const { command } of batch) {
+      const presumedNew = new Set(command.presumedNew ?? []);
+      for (const stream of command.streams) {
+        if (working.has(stream)) continue;
+        const cached = this.cache.get(stream);
+        const entry: WorkingStream = { loaded: cached ?? emptyStream(stream), events: [] };
+        working.set(stream, entry);
+        if (refresh || (cached === undefined && !presumedNew.has(stream))) {
+          reads.push(
+            this.readNewer(entry.loaded).then((loaded) => {
+              entry.loaded = loaded;
+            }),
+          );
+        }
+      }
+    }
+    await Promise.all(reads);
+    return working;
+  }
+
+  /** Folds the events after `from.revision` into `from`'s state. */
+  private async readNewer(from: LoadedStream): Promise<LoadedStream> {
+    let current = from;
+    for (;;) {
+      const events = await this.store.readStream(current.stream, {
+        fromRevision: current.revision + 1,
+        limit: readPageSize,
+      });
+      let state = current.state;
+      for (const event of events) state = evolveStream(current.stream, state, event);
+      const last = events.at(-1);
+      if (last !== undefined) {
+        current = {
+          stream: current.stream,
+          revision: last.revision,
+          state,
+          firstPosition: current.firstPosition ?? events[0]?.position,
+        };
+      }
+      if (events.length < readPageSize) break;
+    }
+    // A missing stream is not remembered: another process may create it at any moment, and a
+    // remembered absence would turn into a wrong ACCOUNT_NOT_FOUND.
+    if (current.revision >= 0) this.cache.set(current);
+    return current;
+  }
+
+  private remember(
+    working: ReadonlyMap<string, WorkingStream>,
+    written: ReadonlySet<string>,
+    position: LogPosition,
+  ): void {
+    for (const [stream, entry] of working) {
+      if (!written.has(stream)) {
+        if (entry.loaded.revision >= 0) this.cache.set(entry.loaded);
+        continue;
+      }
+      this.cache.set({
+        stream,
+        revision: entry.loaded.revision + entry.events.length,
+        state: entry.state,
+        firstPosition: entry.loaded.firstPosition ?? position,
+      });
+    }
+  }
+
+  private notifyIdle(): void {
+    const waiting = this.idle;
+    this.idle = [];
+    for (const resolve of waiting) resolve();
+  }
+}
+
+interface WorkingStream {
+  loaded: LoadedStream;
+  /** Events this batch appends to the stream, in order, each with its command's context. */
+  events: Array<{ type: string; data: JsonObject; context: AppendContext }>;
+  /** The state after those events (the loaded state when there are none). */
+  state?: unknown;
+}
+
+interface Answer {
+  readonly pending: Pending;
+  readonly outcome:
+    | { readonly kind: "rejected"; readonly rejection: Rejection }
+    | {
+        readonly kind: "answered";
+        readonly result: unknown;
+        readonly position: LogPosition | undefined;
+      }
+    | { readonly kind: "written"; readonly result: unknown }
+    | { readonly kind: "failed"; readonly error: unknown };
+}
+
+function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStream>, now: Date) {
+  const view: StreamView = {
+    state: (stream) => {
+      const entry = working.get(stream);
+      if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
+      return entry.events.length > 0 ? entry.state : entry.loaded.state;
+    },
+    firstPosition: (stream) => working.get(stream)?.loaded.firstPosition,
+  };
+  const answers: Answer[] = [];
+  const written = new Set<string>();
+  let eventCount = 0;
+  for (const pending of batch) {
+    const decision = decideSafely(pending.command, view, now);
+    if (decision.kind === "thrown") {
+      answers.push({ pending, outcome: { kind: "failed", error: decision.error } });
+      continue;
+    }
+    if (isRejection(decision)) {
+      answers.push({ pending, outcome: { kind: "rejected", rejection: decision } });
+      continue;
+    }
+    if (decision.kind === "answer") {
+      answers.push({
+        pending,
+        outcome: { kind: "answered", result: decision.result, position: decision.position },
+      });
+      continue;
+    }
+    for (const { stream, events } of decision.events) {
+      const entry = working.get(stream);
+      if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
+      let state = entry.events.length > 0 ? entry.state : entry.loaded.state;
+      for (const event of events) {
+        state = evolveStream(stream, state, event);
+        entry.events.push({
+          type: event.type,
+          data: event.data as JsonObject,
+          context: pending.command.context,
+        });
+      }
+      entry.state = state;
+      written.add(stream);
+      eventCount += events.length;
+    }
+    answers.push({ pending, outcome: { kind: "written", result: decision.respond(view) } });
+  }
+  const appends: StreamAppend[] = [];
+  for (const stream of written) {
+    const entry = working.get(stream);
+    if (entry === undefined) continue;
+    appends.push({
+      stream,
+      expected: entry.loaded.revision < 0 ? "no_stream" : entry.loaded.revision,
+      events: entry.events,
+    });
+  }
+  return { answers, appends, written, eventCount };
+}
+
+/** A decider that throws has a bug; that command fails alone, its neighbours go on. */
+function decideSafely(command: PlannedCommand<unknown>, view: StreamView, now: Date) {
+  try {
+    return command.decide(view, now);
+  } catch (error) {
+    return { kind: "thrown" as const, error };
+  }
+}
+
+function settle(answers: readonly Answer[], position: LogPosition | undefined): void {
+  for (const { pending, outcome } of answers) {
+    if (outcome.kind === "failed") {
+      pending.reject(outcome.error);
+    } else if (outcome.kind === "rejected") {
+      pending.resolve({ ok: false, rejection: outcome.rejection });
+    } else if (outcome.kind === "answered") {
+      const at = outcome.position ?? position;
+      pending.resolve({
+        ok: true,
+        result: outcome.result,
+        position: at ? formatPosition(at) : "",
+        replayed: true,
+      });
+    } else if (position !== undefined) {
+      pending.resolve({
+        ok: true,
+        result: outcome.result,
+        position: formatPosition(position),
+        replayed: false,
+      });
+    }
+  }
+}
+
+function emptyStream(stream: string): LoadedStream {
+  return { stream, revision: -1, state: undefined, firstPosition: undefined };
+}
+
+function systemContext(now: Date): AppendContext {
+  return { correlationId: "system", principal: "system", occurredAt: now };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,51 @@
+/**
+ * Who asks and how a request is recognised again: posting ids derived from idempotency keys
+ * (UUIDv5 of principal and key, so the posting stream's "must not exist" check is the guard)
+ * and request hashes that tell a replay from a reused key.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import canonicalize from "canonicalize";
+import { v5 as uuidv5 } from "uuid";
+
+/** Namespace of Nova's derived ids (a fixed random UUID; never change it). */
+const idempotencyNamespace = "3f7c2a4e-9d1b-4e8a-b6c5-0f2d7e9a1c34";
+
+export interface Actor {
+  /** The API key's principal id; recorded in every event's metadata. */
+  readonly principal: string;
+  readonly correlationId: string;
+  /** The client's Idempotency-Key, scoped to the principal. */
+  readonly idempotencyKey?: string | undefined;
+}
+
+export interface CreationId {
+  readonly id: string;
+  /** True when an existing record under this id means the request is being retried. */
+  readonly idempotent: boolean;
+}
+
+/**
+ * The id of what a request creates: the client's own id, or one derived from its idempotency
+ * key, or a fresh one. `operation` keeps one key from colliding across kinds of request.
+ */
+export function creationId(actor: Actor, operation: string, clientId?: string | null): CreationId {
+  const key = actor.idempotencyKey;
+  if (clientId !== undefined && clientId !== null)
+    return { id: clientId, idempotent: key !== undefined };
+  if (key === undefined) return { id: randomUUID(), idempotent: false };
+  return {
+    id: uuidv5(`${actor.principal}\n${operation}\n${key}`, idempotencyNamespace),
+    idempotent: true,
+  };
+}
+
+/** SHA-256 over the canonical JSON (RFC 8785) of what was asked. */
+export function requestHash(operation: string, body: unknown): string {
+  const text = canonicalize({ operation, body });
+  if (text === undefined) throw new Error("request body cannot be hashed");
+  return createHash("sha256").update(text).digest("hex");
+}
+
+export function referenceHash(reference: string): string {
+  return createHash("sha256").update(reference).digest("hex");
+}
