@@ -404,23 +404,12 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
       });
       continue;
     }
-    for (const { stream, events } of decision.events) {
-      const entry = working.get(stream);
-      if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
-      let state = entry.events.length > 0 ? entry.state : entry.loaded.state;
-      for (const event of events) {
-        state = evolveStream(stream, state, event);
-        entry.events.push({
-          type: event.type,
-          data: event.data as JsonObject,
-          context: pending.command.context,
-        });
-      }
-      entry.state = state;
-      written.add(stream);
-      eventCount += events.length;
+    try {
+      eventCount += applyDecision(decision.events, working, pending.command.context, written);
+      answers.push({ pending, outcome: { kind: "written", result: decision.respond(view) } });
+    } catch (error) {
+      answers.push({ pending, outcome: { kind: "failed", error } });
     }
-    answers.push({ pending, outcome: { kind: "written", result: decision.respond(view) } });
   }
   const appends: StreamAppend[] = [];
   for (const stream of written) {
@@ -433,6 +422,35 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
     });
   }
   return { answers, appends, written, eventCount };
+}
+
+/**
+ * Folds one command's events into the batch's working streams. Every new state is computed
+ * before any is kept, so a command whose events do not fold (a bug) leaves the batch as it was.
+ */
+function applyDecision(
+  decided: ReadonlyArray<{ readonly stream: string; readonly events: readonly DomainEvent[] }>,
+  working: ReadonlyMap<string, WorkingStream>,
+  context: AppendContext,
+  written: Set<string>,
+): number {
+  const folded = decided.map(({ stream, events }) => {
+    const entry = working.get(stream);
+    if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
+    let state = entry.events.length > 0 ? entry.state : entry.loaded.state;
+    for (const event of events) state = evolveStream(stream, state, event);
+    return { entry, stream, events, state };
+  });
+  let eventCount = 0;
+  for (const { entry, stream, events, state } of folded) {
+    for (const event of events) {
+      entry.events.push({ type: event.type, data: event.data as JsonObject, context });
+    }
+    entry.state = state;
+    written.add(stream);
+    eventCount += events.length;
+  }
+  return eventCount;
 }
 
 /** A decider that throws has a bug; that command fails alone, its neighbours go on. */
