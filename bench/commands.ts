@@ -10,12 +10,17 @@
  * what waited while the previous one committed.
  *
  * Usage: npm run bench:commands -- [--seconds N] [--accounts N] [--submitters N]
- *          [--durability full|none] [--json]
+ *          [--durability full|none] [--batch-size N] [--batches-in-flight N] [--json]
  */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { LedgerCommands } from "../src/commands/ledger.js";
-import { type CommandOutcome, CommandPipeline } from "../src/commands/pipeline.js";
+import {
+  batchesInFlightMaxDefault,
+  batchSizeMaxDefault,
+  type CommandOutcome,
+  CommandPipeline,
+} from "../src/commands/pipeline.js";
 import type { Actor } from "../src/commands/requests.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
@@ -37,6 +42,8 @@ interface Options {
   readonly submitters: number;
   readonly durability: Durability;
   readonly json: boolean;
+  readonly batchSizeMax: number;
+  readonly batchesInFlightMax: number;
 }
 
 interface Report {
@@ -56,6 +63,8 @@ function parseOptions(): Options {
       accounts: { type: "string", default: "10000" },
       submitters: { type: "string", default: "64" },
       durability: { type: "string", default: "full" },
+      "batch-size": { type: "string", default: String(batchSizeMaxDefault) },
+      "batches-in-flight": { type: "string", default: String(batchesInFlightMaxDefault) },
       json: { type: "boolean", default: false },
     },
   });
@@ -74,6 +83,8 @@ function parseOptions(): Options {
     submitters: positive("submitters", values.submitters),
     durability: values.durability,
     json: values.json,
+    batchSizeMax: positive("batch-size", values["batch-size"]),
+    batchesInFlightMax: positive("batches-in-flight", values["batches-in-flight"]),
   };
 }
 
@@ -85,6 +96,8 @@ async function main(): Promise<void> {
     await migrate(database.connectionString);
     const stats = { batches: 0, commands: 0, conflicts: 0 };
     const pipeline = new CommandPipeline(new PostgresEventStore(pool), {
+      batchSizeMax: options.batchSizeMax,
+      batchesInFlightMax: options.batchesInFlightMax,
       observer: {
         batchAppended: ({ commands }) => {
           stats.batches++;

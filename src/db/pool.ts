@@ -33,5 +33,11 @@ export function createPool(settings: PoolSettings): pg.Pool {
   // An idle client's error (e.g. the server restarting) must not crash the process; the next
   // query on the pool gets a fresh connection or a clear error.
   pool.on("error", () => undefined);
+  // Nor may a checked-out client's: between two queries of a transaction nobody listens, and
+  // an unheard 'error' event ends the process. The query in flight still fails, and the pool
+  // drops the broken client when it is released.
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
   return pool;
 }
