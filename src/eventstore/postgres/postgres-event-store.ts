@@ -286,15 +286,29 @@ function readAllQuery(filter: EventFilter | undefined): { sql: string; filterPar
     : "true";
   // ORDER BY names events.transaction_id: the bare name would be the text output column,
   // which sorts "999" after "1000".
+  // A page never ends inside a commit: the rest of the last commit's events come with it, so
+  // a consumer sees each append whole (projections re-check double entry per commit).
   const sql = `
+    WITH page AS (
+      SELECT events.transaction_id AS xid, events.position AS pos FROM events
+       WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2::bigint)
+         AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY events.transaction_id, events.position
+       LIMIT $3
+    ), last_commit AS (
+      SELECT xid, max(pos) AS pos FROM page WHERE xid = (SELECT max(xid) FROM page) GROUP BY xid
+    ), keys AS (
+      SELECT xid, pos FROM page
+      UNION ALL
+      SELECT e.transaction_id, e.position FROM events e, last_commit l
+       WHERE e.transaction_id = l.xid AND e.position > l.pos
+    )
     SELECT ${eventColumns}, m.matched,
            CASE WHEN m.matched THEN data END AS data,
            CASE WHEN m.matched THEN metadata END AS metadata
-      FROM events, LATERAL (SELECT ${matched} AS matched) AS m
-     WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2::bigint)
-       AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY events.transaction_id, events.position
-     LIMIT $3`;
+      FROM keys JOIN events ON events.transaction_id = keys.xid AND events.position = keys.pos,
+           LATERAL (SELECT ${matched} AS matched) AS m
+     ORDER BY events.transaction_id, events.position`;
   return { sql, filterParams: filtered ? [types, prefixes] : [] };
 }
 
