@@ -324,8 +324,12 @@ export class CommandPipeline {
     }
     // A missing stream is not remembered: another process may create it at any moment, and a
     // remembered absence would turn into a wrong ACCOUNT_NOT_FOUND.
-    if (current.revision >= 0) this.cache.set(current);
-    return current;
+    // A read that answers late must not put back an older state than a batch stored meanwhile.
+    const cached = this.cache.get(current.stream);
+    if (current.revision >= 0 && (cached === undefined || cached.revision < current.revision)) {
+      this.cache.set(current);
+    }
+    return cached !== undefined && cached.revision > current.revision ? cached : current;
   }
 
   private remember(

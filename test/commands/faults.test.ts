@@ -235,7 +235,7 @@ describe("a read that answers late", () => {
   // arrives after the batch has remembered the newer state, it overwrites the cache with the
   // older one. The acknowledged credit then vanishes from strong reads, and a debit decided on
   // the stale (too low) balance is refused, with no append to reveal the staleness.
-  it.fails("never moves the cache back past an acknowledged command", async () => {
+  it("never moves the cache back past an acknowledged command", async () => {
     const wallet = await fundedWallet("10.00");
     const payee = await openAccount(ledger);
     const openAppends = faulty.holdAppends();
