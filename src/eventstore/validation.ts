@@ -1,6 +1,6 @@
 /** Checks on an append that hold for every adapter, made before any I/O. */
 import { InvalidAppend } from "./errors.js";
-import { type AppendContext, appendEventsMax, type StreamAppend } from "./port.js";
+import { type AppendContext, appendEventsMax, readLimitMax, type StreamAppend } from "./port.js";
 
 export const streamNameLengthMax = 256;
 const streamNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
@@ -56,4 +56,14 @@ export function expectationHolds(
   if (expected === "no_stream") return actual === "no_stream";
   if (expected === "stream_exists") return actual !== "no_stream";
   return actual === expected;
+}
+
+/** Events a read returns when the caller names no limit. */
+export const readLimitDefault = 1_000;
+
+/** A read's limit: the caller's (≥ 1), the default when none, never above readLimitMax. */
+export function boundReadLimit(limit: number | undefined): number {
+  const value = limit ?? readLimitDefault;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidAppend("limit must be ≥ 1");
+  return Math.min(value, readLimitMax);
 }

@@ -59,15 +59,18 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
-  readLimitMax,
   type StreamAppend,
   type SubscribeOptions,
   type Subscription,
   type SubscriptionHandler,
 } from "../port.js";
-import { assertAppend, assertStreamName, expectationHolds } from "../validation.js";
+import {
+  assertAppend,
+  assertStreamName,
+  boundReadLimit as boundLimit,
+  expectationHolds,
+} from "../validation.js";
 
-const readLimitDefault = 1_000;
 const subscriptionBatchSizeDefault = 500;
 
 /**
@@ -400,12 +403,6 @@ function readFromRevision(fromRevision: number | undefined, backwards: boolean) 
     throw new InvalidAppend(`fromRevision ${fromRevision} is not a revision`);
   }
   return BigInt(fromRevision);
-}
-
-function boundLimit(limit: number | undefined): number {
-  const value = limit ?? readLimitDefault;
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidAppend("limit must be ≥ 1");
-  return Math.min(value, readLimitMax);
 }
 
 function toLogPosition(position: Position): LogPosition {

@@ -5,29 +5,33 @@
 import type pg from "pg";
 import { EventStoreUnavailable, InvalidAppend, WrongExpectedRevision } from "../errors.js";
 import { genesisHash, type SealedEvent, sealEvents } from "../hash-chain.js";
-import {
-  type ActualRevision,
-  type AppendContext,
-  type AppendResult,
-  type EventFilter,
-  type EventMetadata,
-  type EventStore,
-  type ExpectedRevision,
-  type JsonObject,
-  type LogPosition,
-  type NewEvent,
-  type ReadAllOptions,
-  type ReadAllResult,
-  type ReadStreamOptions,
-  type RecordedEvent,
-  readLimitMax,
-  type StreamAppend,
-  type StreamAppendResult,
-  type SubscribeOptions,
-  type Subscription,
-  type SubscriptionHandler,
+import type {
+  ActualRevision,
+  AppendContext,
+  AppendResult,
+  EventFilter,
+  EventMetadata,
+  EventStore,
+  ExpectedRevision,
+  JsonObject,
+  LogPosition,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  RecordedEvent,
+  StreamAppend,
+  StreamAppendResult,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionHandler,
 } from "../port.js";
-import { assertAppend, assertStreamName, expectationHolds } from "../validation.js";
+import {
+  assertAppend,
+  assertStreamName,
+  boundReadLimit as boundLimit,
+  expectationHolds,
+} from "../validation.js";
 import { type NotificationListener, notifyChannel } from "./listener.js";
 import { runSubscription } from "./subscription.js";
 
@@ -43,7 +47,6 @@ export interface PostgresEventStoreOptions {
   readonly beforeCommit?: () => Promise<void>;
 }
 
-const readLimitDefault = 1_000;
 const subscriptionBatchSizeDefault = 500;
 const pollIntervalMsDefault = 250;
 
@@ -310,12 +313,6 @@ function readAllQuery(filter: EventFilter | undefined): { sql: string; filterPar
            LATERAL (SELECT ${matched} AS matched) AS m
      ORDER BY events.transaction_id, events.position`;
   return { sql, filterParams: filtered ? [types, prefixes] : [] };
-}
-
-function boundLimit(limit: number | undefined): number {
-  const value = limit ?? readLimitDefault;
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidAppend("limit must be ≥ 1");
-  return Math.min(value, readLimitMax);
 }
 
 function rowPosition(row: EventRow): LogPosition {
