@@ -7,7 +7,12 @@ import {
   type DefineAccountType,
   decideDefineAccountType,
 } from "../domain/account-types/account-type.js";
-import { type Account, type AccountState, balancesOf } from "../domain/accounts/account.js";
+import {
+  type Account,
+  type AccountState,
+  asOpened,
+  balancesOf,
+} from "../domain/accounts/account.js";
 import {
   decideChangeStatus,
   decideOpenAccount,
@@ -37,7 +42,7 @@ import {
 import type { AppendContext } from "../eventstore/port.js";
 import type { CommandOutcome, CommandPipeline, Decision, StreamView } from "./pipeline.js";
 import { type Actor, creationId, referenceHash, requestHash } from "./requests.js";
-import type { DomainEvent, HoldIndex, ReferenceIndex } from "./streams.js";
+import type { DomainEvent, HoldIndex, HoldOpened, ReferenceIndex } from "./streams.js";
 
 export interface BalanceView {
   readonly accountId: string;
@@ -108,15 +113,28 @@ export class LedgerCommands {
     },
     actor: Actor,
   ): Promise<CommandOutcome<AccountView>> {
-    const { id } = creationId(actor, "accounts.open", request.id);
+    const { id, idempotent } = creationId(actor, "accounts.open", request.id);
+    const hash = idempotent ? requestHash("accounts.open", request) : null;
     const stream = accountStream(id);
     const typeStream = accountTypeStream(request.accountType);
     return this.pipeline.submit({
       streams: [stream, typeStream],
       context: contextOf(actor),
       decide: (view, now) => {
+        const existing = accountOf(view, id);
+        if (hash !== null && existing?.openRequestHash === hash) {
+          const original = asOpened(existing);
+          return {
+            kind: "answer",
+            result: { account: original, balances: balanceView(original, now) },
+            position: view.firstPosition(stream),
+          };
+        }
+        if (hash !== null && existing !== undefined && existing.openRequestHash !== null) {
+          return idempotencyKeyReused();
+        }
         const decision = decideOpenAccount(
-          { ...request, accountId: id },
+          { ...request, accountId: id, requestHash: hash },
           accountOf(view, id),
           view.state(typeStream) as AccountType | undefined,
           now,
@@ -222,14 +240,30 @@ export class LedgerCommands {
     request: Omit<PlaceHold, "holdId"> & { readonly id?: string | null },
     actor: Actor,
   ): Promise<CommandOutcome<HoldResult>> {
-    const { id } = creationId(actor, "holds.place", request.id);
+    const { id, idempotent } = creationId(actor, "holds.place", request.id);
+    const hash = idempotent ? requestHash("holds.place", request) : null;
     const stream = accountStream(request.accountId);
     const indexStream = holdStream(id);
     return this.pipeline.submit({
       streams: [stream, indexStream],
       context: contextOf(actor),
       decide: (view, now) => {
-        if (view.state(indexStream) !== undefined) {
+        const index = view.state(indexStream) as HoldIndex | undefined;
+        if (index !== undefined && hash !== null && index.requestHash === hash) {
+          return {
+            kind: "answer",
+            result: {
+              ...holdResult(view, index.accountId, id, "ACTIVE", now),
+              amount: index.amount ?? "",
+              expiresAt: index.expiresAt,
+            },
+            position: view.firstPosition(indexStream),
+          };
+        }
+        if (index !== undefined && hash !== null && index.requestHash !== null) {
+          return idempotencyKeyReused();
+        }
+        if (index !== undefined) {
           return reject("HOLD_EXISTS", `hold ${id} already exists`, { holdId: id });
         }
         const decision = decidePlaceHold(
@@ -238,9 +272,17 @@ export class LedgerCommands {
           now,
         );
         if (!Array.isArray(decision)) return decision;
-        const opened: DomainEvent = {
+        const placed = decision.find((event) => event.type === "HoldPlaced");
+        const opened: HoldOpened = {
           type: "HoldOpened",
-          data: { holdId: id, accountId: request.accountId },
+          data: {
+            holdId: id,
+            accountId: request.accountId,
+            ...(hash === null ? {} : { requestHash: hash }),
+            ...(placed?.type === "HoldPlaced"
+              ? { amount: placed.data.amount, expiresAt: placed.data.expiresAt }
+              : {}),
+          },
         };
         return write(
           [
@@ -457,6 +499,13 @@ function rejected<Result>(rejection: Rejection): CommandOutcome<Result> {
 
 function postingNotFound(postingId: string): Rejection {
   return reject("POSTING_NOT_FOUND", `posting ${postingId} does not exist`, { postingId });
+}
+
+function idempotencyKeyReused(): Rejection {
+  return reject(
+    "IDEMPOTENCY_KEY_REUSED",
+    "this Idempotency-Key was already used with a different request",
+  );
 }
 
 function holdNotFound(holdId: string): Rejection {

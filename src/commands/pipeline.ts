@@ -151,11 +151,13 @@ export class CommandPipeline {
     });
   }
 
-  /** Reads a stream's current state through the cache (for commands that plan on it). */
+  /**
+   * A stream's current state: the cached state brought up to date with whatever the store has
+   * past it (one short read). Another process, or a commit whose reply was lost, may have
+   * moved the stream since this process last saw it; a strong read must show that.
+   */
   async load(stream: string): Promise<LoadedStream> {
-    const cached = this.cache.get(stream);
-    if (cached !== undefined && !this.streamsInFlight.has(stream)) return cached;
-    return this.readNewer(cached ?? emptyStream(stream));
+    return this.readNewer(this.cache.get(stream) ?? emptyStream(stream));
   }
 
   /** Refuses new commands and waits for every accepted one to be answered. */
@@ -230,8 +232,16 @@ export class CommandPipeline {
     const working = await this.loadAll(batch, attempt > 0);
     const now = this.clock();
     const decided = decideBatch(batch, working, now);
+    // A rejection appends nothing, so no expected-revision check would ever reveal that it was
+    // decided on a stale cache (another process paid into the account, or already wrote the
+    // posting a keyed retry asks for). Before refusing anyone, check their streams once.
+    if (attempt === 0 && (await this.movedSinceLoaded(working, decided.rejectedStreams))) {
+      await this.decideAndAppend(batch, attempt + 1);
+      return;
+    }
+    const answers = await this.atCommitPositions(decided.answers);
     if (decided.appends.length === 0) {
-      settle(decided.answers, undefined);
+      settle(answers, undefined);
       return;
     }
     const startedMs = performance.now();
@@ -246,7 +256,7 @@ export class CommandPipeline {
         durationMs: performance.now() - startedMs,
       });
       this.remember(working, decided.written, result.position);
-      settle(decided.answers, result.position);
+      settle(answers, result.position);
     } catch (error) {
       await this.recover(batch, attempt, error);
     }
@@ -272,6 +282,35 @@ export class CommandPipeline {
       return;
     }
     throw error;
+  }
+
+  /**
+   * A replay answers with the position of the original's commit. A stream read from the store
+   * knows its first event's position, which may lie inside that commit, not at its end.
+   */
+  private async atCommitPositions(answers: readonly Answer[]): Promise<Answer[]> {
+    return Promise.all(
+      answers.map(async (answer) => {
+        const { outcome } = answer;
+        if (outcome.kind !== "answered" || outcome.position === undefined) return answer;
+        const position = await this.store.commitPositionOf(outcome.position);
+        return { ...answer, outcome: { ...outcome, position } };
+      }),
+    );
+  }
+
+  /** Whether the store holds events past what `working` loaded, on any of `streams`. */
+  private async movedSinceLoaded(
+    working: ReadonlyMap<string, WorkingStream>,
+    streams: ReadonlySet<string>,
+  ): Promise<boolean> {
+    const moved = await Promise.all(
+      [...streams].map(async (stream) => {
+        const loaded = working.get(stream)?.loaded ?? emptyStream(stream);
+        return (await this.readNewer(loaded)).revision !== loaded.revision;
+      }),
+    );
+    return moved.includes(true);
   }
 
   /** The streams of a batch, from the cache or the store (each read at most once). */
@@ -390,6 +429,7 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
   };
   const answers: Answer[] = [];
   const written = new Set<string>();
+  const rejectedStreams = new Set<string>();
   let eventCount = 0;
   for (const pending of batch) {
     const decision = decideSafely(pending.command, view, now);
@@ -399,6 +439,7 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
     }
     if (isRejection(decision)) {
       answers.push({ pending, outcome: { kind: "rejected", rejection: decision } });
+      for (const stream of pending.command.streams) rejectedStreams.add(stream);
       continue;
     }
     if (decision.kind === "answer") {
@@ -409,8 +450,9 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
       continue;
     }
     try {
-      eventCount += applyDecision(decision.events, working, pending.command.context, written);
-      answers.push({ pending, outcome: { kind: "written", result: decision.respond(view) } });
+      const applied = applyDecision(decision, view, working, pending.command.context, written);
+      eventCount += applied.eventCount;
+      answers.push({ pending, outcome: { kind: "written", result: applied.result } });
     } catch (error) {
       answers.push({ pending, outcome: { kind: "failed", error } });
     }
@@ -425,28 +467,40 @@ function decideBatch(batch: readonly Pending[], working: Map<string, WorkingStre
       events: entry.events,
     });
   }
-  return { answers, appends, written, eventCount };
+  return { answers, appends, written, eventCount, rejectedStreams };
 }
 
 /**
- * Folds one command's events into the batch's working streams. Every new state is computed
- * before any is kept, so a command whose events do not fold (a bug) leaves the batch as it was.
+ * Folds one command's events into the batch's working streams and builds its response. Every
+ * new state and the response are computed before anything is kept, so a command whose events
+ * do not fold or whose response cannot be built (a bug) leaves the batch as it was.
  */
 function applyDecision(
-  decided: ReadonlyArray<{ readonly stream: string; readonly events: readonly DomainEvent[] }>,
+  decision: Extract<Decision<unknown>, { kind: "write" }>,
+  view: StreamView,
   working: ReadonlyMap<string, WorkingStream>,
   context: AppendContext,
   written: Set<string>,
-): number {
-  const folded = decided.map(({ stream, events }) => {
+): { eventCount: number; result: unknown } {
+  const folded = new Map<string, { entry: WorkingStream; events: DomainEvent[]; state: unknown }>();
+  for (const { stream, events } of decision.events) {
     const entry = working.get(stream);
     if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
-    let state = entry.events.length > 0 ? entry.state : entry.loaded.state;
+    const previous = folded.get(stream);
+    let state = previous ? previous.state : view.state(stream);
     for (const event of events) state = evolveStream(stream, state, event);
-    return { entry, stream, events, state };
-  });
+    folded.set(stream, { entry, events: [...(previous?.events ?? []), ...events], state });
+  }
+  const after: StreamView = {
+    state: (stream) => {
+      const staged = folded.get(stream);
+      return staged === undefined ? view.state(stream) : staged.state;
+    },
+    firstPosition: (stream) => view.firstPosition(stream),
+  };
+  const result = decision.respond(after);
   let eventCount = 0;
-  for (const { entry, stream, events, state } of folded) {
+  for (const [stream, { entry, events, state }] of folded) {
     for (const event of events) {
       entry.events.push({ type: event.type, data: event.data as JsonObject, context });
     }
@@ -454,7 +508,7 @@ function applyDecision(
     written.add(stream);
     eventCount += events.length;
   }
-  return eventCount;
+  return { eventCount, result };
 }
 
 /** A decider that throws has a bug; that command fails alone, its neighbours go on. */

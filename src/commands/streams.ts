@@ -14,11 +14,22 @@ import { streamPrefixes } from "../domain/streams.js";
 /** In a `hold-<id>` stream: which account holds the hold (so a capture can find it by id). */
 export interface HoldOpened {
   readonly type: "HoldOpened";
-  readonly data: { readonly holdId: string; readonly accountId: string };
+  readonly data: {
+    readonly holdId: string;
+    readonly accountId: string;
+    /** The placing request's hash when it was keyed (a retry replays, a reuse is refused). */
+    readonly requestHash?: string;
+    /** The hold as placed: what a replayed placement answers with. */
+    readonly amount?: string;
+    readonly expiresAt?: string | null;
+  };
 }
 
 export interface HoldIndex {
   readonly accountId: string;
+  readonly requestHash: string | null;
+  readonly amount: string | null;
+  readonly expiresAt: string | null;
 }
 
 export interface ReferenceIndex {
@@ -53,14 +64,22 @@ const kinds: readonly StreamKind<unknown>[] = [
   },
   {
     prefix: streamPrefixes.hold,
-    evolve: (state, event) =>
-      state ?? ({ accountId: (event as HoldOpened).data.accountId } satisfies HoldIndex),
+    evolve: (state, event) => state ?? holdIndexOf(event as HoldOpened),
   },
   {
     prefix: streamPrefixes.reference,
     evolve: (state, event) => state ?? { postingId: (event.data as ReferenceIndex).postingId },
   },
 ];
+
+function holdIndexOf({ data }: HoldOpened): HoldIndex {
+  return {
+    accountId: data.accountId,
+    requestHash: data.requestHash ?? null,
+    amount: data.amount ?? null,
+    expiresAt: data.expiresAt ?? null,
+  };
+}
 
 export function evolveStream(stream: string, state: unknown, event: DomainEvent): unknown {
   const kind = kinds.find((candidate) => stream.startsWith(candidate.prefix));

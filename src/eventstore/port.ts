@@ -183,6 +183,11 @@ export interface EventStore {
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+  /**
+   * The position of the commit that wrote the event at `position` (what its append answered
+   * with): a replayed command answers with the same position as the original.
+   */
+  commitPositionOf(position: LogPosition): Promise<LogPosition>;
   /** A cheap round trip to the store, for health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -153,12 +153,9 @@ describe("an append that committed but whose reply was lost", () => {
     await expectCacheMatchesStore(payer);
   });
 
-  // BUG (src/commands/pipeline.ts recover()/runBatch): after an append whose outcome is
-  // unknown, the cache keeps the streams as they were before the batch, and `load()` (used by
-  // the strong balance read, LedgerCommands.balances) answers from it without checking the
-  // store: a committed posting is invisible until some later command on the account happens
-  // to conflict. Dropping the batch's streams from the cache on an unknown outcome avoids it.
-  it.fails("after a lost reply, a strong balance read shows what was committed", async () => {
+  // After an append whose outcome is unknown the cache still holds the streams as they were;
+  // a strong read brings them up to date from the store before answering.
+  it("after a lost reply, a strong balance read shows what was committed", async () => {
     const payer = await fundedWallet("10.00");
     const payee = await openAccount(ledger);
     faulty.failNextAppend("lose-reply");
@@ -195,11 +192,9 @@ describe("a decider that throws", () => {
     await expectCacheMatchesStore(payer);
   });
 
-  // BUG (src/commands/pipeline.ts decideBatch: applyDecision runs before respond, and both sit
-  // in one try): when a write decision's `respond` throws, the command is reported failed but
-  // its events stay in the batch and are appended. The client sees an error for something that
-  // happened; without an idempotency key its retry writes it twice.
-  it.fails("a command whose response cannot be built fails alone and writes nothing", async () => {
+  // The response is built before the command's events join the batch: a respond that throws
+  // must not leave events behind that the client was told failed.
+  it("a command whose response cannot be built fails alone and writes nothing", async () => {
     const stream = referenceStream("f".repeat(64));
     const broken: PlannedCommand<never> = {
       streams: [stream],
@@ -230,11 +225,8 @@ describe("a decider that throws", () => {
 });
 
 describe("a read that answers late", () => {
-  // BUG (src/commands/pipeline.ts readNewer: `if (current.revision >= 0) this.cache.set(current)`):
-  // a `load()` of a stream that a batch is appending to reads the store, and if its answer
-  // arrives after the batch has remembered the newer state, it overwrites the cache with the
-  // older one. The acknowledged credit then vanishes from strong reads, and a debit decided on
-  // the stale (too low) balance is refused, with no append to reveal the staleness.
+  // A `load()` whose answer arrives after a batch remembered a newer state must not put the
+  // older one back: the acknowledged credit would vanish from strong reads.
   it("never moves the cache back past an acknowledged command", async () => {
     const wallet = await fundedWallet("10.00");
     const payee = await openAccount(ledger);

@@ -132,11 +132,9 @@ describe("reversals", () => {
     expect(await balances(payer)).toMatchObject({ posted: "6.00" });
   });
 
-  // BUG (src/commands/pipeline.ts, `presumedNew` / decideBatch): the reversal's own stream is
-  // presumed new and not read, so in a process that did not write it the decider sees "no
-  // reversal yet" on an original that is REVERSED and answers ALREADY_REVERSED. A rejection
-  // appends nothing, so the `no_stream` check that would reveal the existing reversal never runs.
-  it.fails("a keyed reversal retried in another process replays", async () => {
+  // The reversal's own stream is presumed new and not read first; a rejection (ALREADY_REVERSED
+  // here) re-reads the rejected command's streams once and finds the reversal to replay.
+  it("a keyed reversal retried in another process replays", async () => {
     const payer = await fundedWallet("6.00");
     const payee = await openAccount(t.ledger);
     const original = ok(await t.ledger.recordPosting(transfer(payer, payee, "6.00"), actor()));
@@ -383,10 +381,9 @@ describe("holds", () => {
   });
 
   // API.md "Idempotency": every POST that creates something replays the original response for
-  // the same key and body. BUG (src/commands/ledger.ts placeHold, the HOLD_EXISTS check): a
-  // keyed hold placement retried (e.g. after a lost reply) is refused with HOLD_EXISTS instead
-  // of answering with the hold, replayed.
-  it.fails("a keyed hold placement retried replays the hold", async () => {
+  // the same key and body: a keyed hold placement retried (e.g. after a lost reply) answers
+  // with the hold, replayed, not HOLD_EXISTS.
+  it("a keyed hold placement retried replays the hold", async () => {
     const wallet = await fundedWallet("10.00");
     const who = actor({ idempotencyKey: "hold-1" });
     const request = { accountId: wallet, amount: { value: "3.00", currency: "XCD" } };
@@ -394,6 +391,37 @@ describe("holds", () => {
     const again = await t.ledger.placeHold(request, who);
     expect(first).toMatchObject({ ok: true, replayed: false });
     expect(again).toMatchObject({ ok: true, replayed: true });
+    expect(ok(again).holdId).toBe(ok(first).holdId);
+    expect(ok(again).amount).toBe("3.00");
     expect(await balances(wallet)).toMatchObject({ held: "3.00" });
+  });
+
+  it("a replayed hold placement answers with the hold as placed, even after its release", async () => {
+    const wallet = await fundedWallet("10.00");
+    const who = actor({ idempotencyKey: "hold-2" });
+    const request = { accountId: wallet, amount: { value: "4.00", currency: "XCD" } };
+    const first = ok(await t.ledger.placeHold(request, who));
+    ok(await t.ledger.releaseHold({ holdId: first.holdId }, actor()));
+    const again = await t.secondLedger().placeHold(request, who);
+    expect(again).toMatchObject({ ok: true, replayed: true });
+    expect(ok(again)).toMatchObject({ holdId: first.holdId, amount: "4.00", status: "ACTIVE" });
+    expect(await balances(wallet)).toMatchObject({ held: "0.00" });
+  });
+
+  it("a hold key reused with a different body is refused and places nothing", async () => {
+    const wallet = await fundedWallet("10.00");
+    const who = actor({ idempotencyKey: "hold-3" });
+    ok(
+      await t.ledger.placeHold(
+        { accountId: wallet, amount: { value: "1.00", currency: "XCD" } },
+        who,
+      ),
+    );
+    const reused = await t.ledger.placeHold(
+      { accountId: wallet, amount: { value: "2.00", currency: "XCD" } },
+      who,
+    );
+    expect(code(reused)).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect(await balances(wallet)).toMatchObject({ held: "1.00" });
   });
 });

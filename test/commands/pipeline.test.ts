@@ -280,13 +280,9 @@ describe("idempotency keys", () => {
     expect((await other.balances(wallet, new Date()))?.posted).toBe("12.00");
   });
 
-  // BUG (src/commands/pipeline.ts readNewer, `firstPosition: … events[0]?.position`): a stream
-  // loaded from the store remembers its first *event's* position, while a stream written by
-  // this process remembers the *commit's* position (remember()). A replay in a process that did
-  // not write the posting therefore answers with a different (earlier) position than the
-  // original response: same commit, lower prepare, so X-Min-Position with it may be passed
-  // before the posting's account entries are projected.
-  it.fails("a replay in another process answers with the original commit position", async () => {
+  // A stream read from the store knows its first event's position, inside the commit; the
+  // replay answers with the commit's position, as the original response did.
+  it("a replay in another process answers with the original commit position", async () => {
     const wallet = await openAccount(t.ledger);
     const who = actor({ idempotencyKey: "cold-2" });
     const first = await t.ledger.recordPosting(transfer(funding, wallet, "12.00"), who);
@@ -296,12 +292,9 @@ describe("idempotency keys", () => {
     expect(again.position).toBe(first.position);
   });
 
-  // BUG (src/commands/pipeline.ts, `presumedNew` / decideBatch, with ledger.ts recordPosting):
-  // the posting stream is presumed new and not read, so a process that did not write the
-  // posting decides the retry as a new posting on today's balances. When the original spent
-  // the funds, that is INSUFFICIENT_FUNDS (a rejection appends nothing, so the `no_stream`
-  // check never reveals the posting): the client is told a payment that happened has failed.
-  it.fails("a keyed retry in another process replays even when the funds are now spent", async () => {
+  // The posting stream is presumed new and not read first. A rejection appends nothing, so no
+  // `no_stream` check would reveal the original; rejected commands' streams are re-read once.
+  it("a keyed retry in another process replays even when the funds are now spent", async () => {
     const payer = await openAccount(t.ledger);
     const payee = await openAccount(t.ledger);
     ok(await t.ledger.recordPosting(transfer(funding, payer, "5.00"), actor()));
@@ -313,15 +306,40 @@ describe("idempotency keys", () => {
   });
 
   // API.md "Idempotency": a POST that creates something replays for the same key and body.
-  // BUG (src/commands/ledger.ts openAccount): the account id is derived from the key, but a
-  // retry is decided as a new open and refused with ACCOUNT_EXISTS instead of replayed.
-  it.fails("a keyed account opening retried replays the account", async () => {
+  // The account id is derived from the key; the retry finds the account opened by the same
+  // request and replays it.
+  it("a keyed account opening retried replays the account", async () => {
     const who = actor({ idempotencyKey: "open-1" });
     const request = { accountType: "WALLET", currency: "XCD" };
     const first = await t.ledger.openAccount(request, who);
     const again = await t.ledger.openAccount(request, who);
     expect(first).toMatchObject({ ok: true, replayed: false });
     expect(again).toMatchObject({ ok: true, replayed: true });
+    if (!first.ok || !again.ok) return;
+    expect(again.result.account).toEqual(first.result.account);
+    expect(again.position).toBe(first.position);
+  });
+
+  it("a keyed account opening replays the account as opened, and a reused key is refused", async () => {
+    const who = actor({ idempotencyKey: "open-2" });
+    const request = { accountType: "WALLET", currency: "XCD", name: "Ana" };
+    const first = await t.ledger.openAccount(request, who);
+    if (!first.ok) throw new Error("open failed");
+    const id = first.result.account.id;
+    ok(
+      await t.ledger.changeAccountStatus(
+        { accountId: id, action: "freeze", reason: "kyc" },
+        actor(),
+      ),
+    );
+    const again = await t.secondLedger().openAccount(request, who);
+    expect(again).toMatchObject({ ok: true, replayed: true });
+    if (!again.ok) return;
+    expect(again.result.account).toEqual(first.result.account);
+    expect(again.result.account.status).toBe("ACTIVE");
+    const reused = await t.ledger.openAccount({ ...request, name: "Bea" }, who);
+    expect(code(reused)).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect((await t.ledger.balances(id, new Date()))?.posted).toBe("0.00");
   });
 
   it("identical keyed requests at once write exactly one posting", async () => {
@@ -383,12 +401,9 @@ describe("two processes on one store", () => {
     expect((await t.ledger.balances(payer, new Date()))?.posted).toBe("0.00");
   });
 
-  // BUG (src/commands/pipeline.ts decideAndAppend/decideBatch; DESIGN.md "Throughput design"
-  // says optimistic concurrency keeps several processes correct): a cached account that another
-  // process credited is stale *low*, and a decision that rejects on it (INSUFFICIENT_FUNDS)
-  // appends nothing, so no expected-revision check ever reveals the staleness. Until this
-  // process itself writes to the account, every debit it decides is refused.
-  it.fails("a wallet credited by another process can pay here", async () => {
+  // A cached account that another process credited is stale low, and a rejection appends
+  // nothing, so no expected-revision check reveals it: the rejected streams are re-read once.
+  it("a wallet credited by another process can pay here", async () => {
     const other = t.secondLedger();
     const payer = await openAccount(t.ledger);
     const payee = await openAccount(t.ledger);

@@ -16,6 +16,7 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
+  LogPosition,
   NewEvent,
   ReadAllOptions,
   ReadAllResult,
@@ -281,6 +282,10 @@ export class FaultyStore implements EventStore {
 
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription {
     return this.real.subscribe(options, handler);
+  }
+
+  commitPositionOf(position: LogPosition): Promise<LogPosition> {
+    return this.real.commitPositionOf(position);
   }
 
   ping(): Promise<void> {

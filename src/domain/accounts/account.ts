@@ -23,6 +23,8 @@ export interface AccountOpened {
     readonly name: string | null;
     readonly metadata: JsonRecord;
     readonly openedAt: string;
+    /** The opening request's hash when it was keyed, so a retry can be told from a reuse. */
+    readonly requestHash?: string | null;
   };
 }
 
@@ -135,6 +137,8 @@ export interface Account {
   readonly name: string | null;
   readonly metadata: JsonRecord;
   readonly openedAt: string;
+  /** Hash of the keyed request that opened the account (null when it was not keyed). */
+  readonly openRequestHash: string | null;
   readonly status: AccountStatus;
   /** Σ entries in the normal-balance sense. */
   readonly posted: Decimal;
@@ -179,6 +183,18 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
   }
 }
 
+/** The account as its opening left it: what a replayed opening answers with. */
+export function asOpened(account: Account): Account {
+  return {
+    ...account,
+    status: "ACTIVE",
+    posted: zero,
+    holds: new Map(),
+    overdraftLimit: zero,
+    overdraftExpiresAt: null,
+  };
+}
+
 function opened(event: AccountOpened): Account {
   const data = event.data;
   return {
@@ -192,6 +208,7 @@ function opened(event: AccountOpened): Account {
     name: data.name,
     metadata: data.metadata,
     openedAt: data.openedAt,
+    openRequestHash: data.requestHash ?? null,
     status: "ACTIVE",
     posted: zero,
     holds: new Map(),

@@ -28,6 +28,8 @@ export interface OpenAccount {
   readonly ownerId?: string | null;
   readonly name?: string | null;
   readonly metadata?: JsonRecord;
+  /** Set when the request was keyed: the hash its retries must match. */
+  readonly requestHash?: string | null;
 }
 
 export function decideOpenAccount(
@@ -60,6 +62,7 @@ export function decideOpenAccount(
       name: command.name ?? null,
       metadata: command.metadata ?? {},
       openedAt: now.toISOString(),
+      ...(command.requestHash ? { requestHash: command.requestHash } : {}),
     },
   };
 }

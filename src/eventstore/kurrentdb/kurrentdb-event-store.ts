@@ -277,6 +277,14 @@ export class KurrentDbEventStore implements EventStore {
     return subscription;
   }
 
+  /**
+   * KurrentDB does not say where an append ended, so this answers the event's own position:
+   * a replay's position may be below the original's (still inside the same commit).
+   */
+  async commitPositionOf(position: LogPosition): Promise<LogPosition> {
+    return position;
+  }
+
   async ping(): Promise<void> {
     try {
       const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });

@@ -191,6 +191,15 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
+  async commitPositionOf(position: LogPosition): Promise<LogPosition> {
+    const { rows } = await this.query<{ position: string | null }>(
+      "SELECT max(position)::text AS position FROM events WHERE transaction_id = $1::text::xid8",
+      [position.commit.toString()],
+    );
+    const last = rows[0]?.position;
+    return last == null ? position : { commit: position.commit, prepare: BigInt(last) };
+  }
+
   async ping(): Promise<void> {
     await this.query("SELECT 1 FROM streams LIMIT 1", []);
   }
