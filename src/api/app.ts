@@ -4,12 +4,26 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { validatorCompiler } from "fastify-type-provider-zod";
+import { Registry } from "prom-client";
+import { type Authenticator, auth } from "./auth.js";
+import { awaitMinPosition } from "./consistency.js";
+import { registerDocs } from "./docs.js";
 import { registerErrorHandlers } from "./errors.js";
 import { type HealthChecks, healthRoutes } from "./health.js";
+import { registerMetrics } from "./metrics.js";
+import { accountTypeRoutes } from "./routes/account-types.js";
+import { accountRoutes } from "./routes/accounts.js";
+import type { LedgerApi } from "./routes/context.js";
+import { holdRoutes } from "./routes/holds.js";
+import { postingRoutes } from "./routes/postings.js";
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
   readonly health: HealthChecks;
+  /** The ledger's endpoints and the key store that guards them; absent: health only. */
+  readonly ledger?: { readonly api: LedgerApi; readonly authenticator: Authenticator };
+  readonly metrics?: Registry;
 }
 
 /** API.md: request bodies above 1 MB are refused with 413. */
@@ -22,11 +36,31 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
     requestIdHeader: false,
   });
+  // API.md: JSON in and out. Fastify's text/plain parser would let "hello" reach validation.
+  app.removeContentTypeParser("text/plain");
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built by the presenters and the read models in the documented shapes (the
+  // OpenAPI test checks them against the schemas); serialising them is plain JSON.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandlers(app);
+  await registerDocs(app);
+  registerMetrics(app, dependencies.metrics ?? new Registry());
   await app.register(async (instance) => healthRoutes(instance, dependencies.health));
+  const ledger = dependencies.ledger;
+  if (ledger !== undefined) {
+    await app.register(auth, { authenticator: ledger.authenticator });
+    const { api } = ledger;
+    app.addHook("preHandler", async (request) => {
+      if (request.method === "GET") await awaitMinPosition(request, api.progress);
+    });
+    await app.register(async (instance) => accountTypeRoutes(instance, api));
+    await app.register(async (instance) => accountRoutes(instance, api));
+    await app.register(async (instance) => postingRoutes(instance, api));
+    await app.register(async (instance) => holdRoutes(instance, api));
+  }
   return app;
 }
 

@@ -3,6 +3,7 @@
  * Bad input of any kind is a 4xx with its API.md code; only a bug reaches the 500 branch.
  */
 import type { FastifyError, FastifyInstance } from "fastify";
+import { InvalidCursor } from "../queries/index.js";
 import { type Problem, ProblemError, sendProblem } from "./problem.js";
 
 /** Fastify's own error codes for requests it refuses before a handler runs. */
@@ -42,15 +43,26 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     if (known !== undefined)
       return sendProblem(request, reply, { ...known, detail: error.message });
     if (error.validation !== undefined) {
+      // A body field's path is plain (`/entries/0/amount`); other parts say where they are.
+      const where = error.validationContext === "body" ? "" : `/${error.validationContext}`;
       return sendProblem(request, reply, {
         status: 400,
         code: "VALIDATION_ERROR",
         title: "Invalid request",
         detail: error.message,
         errors: error.validation.map((issue) => ({
-          path: issue.instancePath,
+          path: `${where}${issue.instancePath}`,
           message: issue.message ?? "is invalid",
         })),
+      });
+    }
+    if (error instanceof InvalidCursor) {
+      return sendProblem(request, reply, {
+        status: 400,
+        code: "VALIDATION_ERROR",
+        title: "Invalid request",
+        detail: error.message,
+        errors: [{ path: "/querystring/cursor", message: "is not a cursor this list gave" }],
       });
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {

@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
+import { keysCommand } from "./keys.js";
 import { createLogger, openDatabase, startServer } from "./runtime.js";
 
 const usage = `Usage: nova <command>
@@ -11,6 +12,7 @@ const usage = `Usage: nova <command>
 Commands:
   serve     start the HTTP API (embedded Postgres unless DATABASE_URL is set)
   migrate   apply the SQL migrations in migrations/ and exit
+  keys      API keys: keys create --name <n> --scopes a,b | keys revoke <id> | keys list
   help      show this text
 
 Configuration comes from the environment; see README.md.`;
@@ -60,6 +62,7 @@ async function migrateCommand(): Promise<void> {
 const commands: Readonly<Record<string, () => Promise<void>>> = {
   serve,
   migrate: migrateCommand,
+  keys: () => keysCommand(process.argv.slice(3)),
   help: async () => console.log(usage),
 };
 

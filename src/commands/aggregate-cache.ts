@@ -13,6 +13,8 @@ export interface LoadedStream {
   readonly state: unknown;
   /** Position of the stream's first event: a replayed creation answers with it. */
   readonly firstPosition: LogPosition | undefined;
+  /** Position of the stream's last event (a strong read answers with it). */
+  readonly lastPosition?: LogPosition | undefined;
 }
 
 export const aggregateCacheSizeDefault = 100_000;

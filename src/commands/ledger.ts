@@ -39,7 +39,7 @@ import {
   postingStream,
   referenceStream,
 } from "../domain/streams.js";
-import type { AppendContext } from "../eventstore/port.js";
+import { type AppendContext, formatPosition } from "../eventstore/port.js";
 import type { CommandOutcome, CommandPipeline, Decision, StreamView } from "./pipeline.js";
 import { type Actor, creationId, referenceHash, requestHash } from "./requests.js";
 import type { DomainEvent, HoldIndex, HoldOpened, ReferenceIndex } from "./streams.js";
@@ -359,9 +359,19 @@ export class LedgerCommands {
 
   /** Balances from the write model (API `?consistency=strong`). */
   async balances(accountId: string, now: Date): Promise<BalanceView | undefined> {
+    return (await this.strongBalances(accountId, now))?.balances;
+  }
+
+  /** Balances from the write model with the position of the account's last event. */
+  async strongBalances(
+    accountId: string,
+    now: Date,
+  ): Promise<{ balances: BalanceView; position: string | null } | undefined> {
     const loaded = await this.pipeline.load(accountStream(accountId));
     const account = loaded.state as AccountState;
-    return account === undefined ? undefined : balanceView(account, now);
+    if (account === undefined) return undefined;
+    const position = loaded.lastPosition ? formatPosition(loaded.lastPosition) : null;
+    return { balances: balanceView(account, now), position };
   }
 
   private async holdAccount(holdId: string): Promise<string | undefined> {

@@ -357,6 +357,7 @@ export class CommandPipeline {
           revision: last.revision,
           state,
           firstPosition: current.firstPosition ?? events[0]?.position,
+          lastPosition: last.position,
         };
       }
       if (events.length < readPageSize) break;
@@ -386,6 +387,7 @@ export class CommandPipeline {
         revision: entry.loaded.revision + entry.events.length,
         state: entry.state,
         firstPosition: entry.loaded.firstPosition ?? position,
+        lastPosition: position,
       });
     }
   }
