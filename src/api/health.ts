@@ -7,6 +7,8 @@ import type { FastifyInstance } from "fastify";
 export interface ProjectionHealth {
   /** Events appended but not yet projected, over all projectors. */
   readonly lag: number;
+  /** Age of the oldest event not yet projected (0 when caught up). */
+  readonly lagSeconds?: number;
   readonly status: "ok" | "failing";
   readonly error?: string;
 }

@@ -6,6 +6,10 @@
 import type pg from "pg";
 import pino, { type Logger } from "pino";
 import { buildApp } from "../api/app.js";
+import type { ProjectionHealth } from "../api/health.js";
+import { ApiKeyStore } from "../auth/keys.js";
+import { LedgerCommands } from "../commands/ledger.js";
+import { CommandPipeline } from "../commands/pipeline.js";
 import type { Config } from "../config/config.js";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
@@ -14,6 +18,9 @@ import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-eve
 import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
+import { LedgerProjection } from "../projections/ledger-projection.js";
+import { ProjectorRunner } from "../projections/runner.js";
+import { ReadModels } from "../queries/index.js";
 
 export const embeddedDatabaseName = "nova";
 
@@ -82,6 +89,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
     });
     closers.push(() => pool.end());
     const eventStore = await openEventStore(config, database.url, pool, logger, closers);
+    const keys = new ApiKeyStore(pool);
+    const admin = await keys.ensureAdminKey(config.adminKey);
+    if (admin.status === "revoked") {
+      logger.warn("NOVA_ADMIN_KEY was revoked by an operator; set a new one to have an admin key");
+    }
+    const projector = new ProjectorRunner(eventStore, pool, new LedgerProjection(), {
+      logger: logger.child({ projection: "ledger" }),
+    });
+    await projector.start();
+    closers.push(() => projector.stop());
+    const pipeline = new CommandPipeline(eventStore);
+    // Shutdown: the app stops taking requests first, then every accepted command is answered.
+    closers.push(() => pipeline.drain());
     const app = await buildApp({
       logger,
       health: {
@@ -89,7 +109,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
           await pool.query("SELECT 1");
         },
         eventStore: () => eventStore.ping(),
-        projections: async () => ({ lag: 0, status: "ok" }),
+        projections: () => projectionHealth(projector),
+      },
+      ledger: {
+        api: {
+          ledger: new LedgerCommands(pipeline),
+          readModels: new ReadModels(pool),
+          progress: projector,
+        },
+        authenticator: keys,
       },
     });
     closers.push(() => app.close());
@@ -99,6 +127,24 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
     await close();
     throw error;
   }
+}
+
+/** The projector's health: failing when it stopped on an event, with its lag either way. */
+async function projectionHealth(projector: ProjectorRunner): Promise<ProjectionHealth> {
+  const status = projector.status();
+  const lag = await projector.lag();
+  if (status.state === "failed") {
+    const failure = status.failure;
+    return {
+      lag: lag.events,
+      lagSeconds: lag.seconds,
+      status: "failing",
+      error: failure
+        ? `stopped on ${failure.type} ${failure.stream}@${failure.revision} (${failure.position}): ${failure.message}`
+        : "the projector stopped",
+    };
+  }
+  return { lag: lag.events, lagSeconds: lag.seconds, status: "ok" };
 }
 
 async function openEventStore(

@@ -3,7 +3,7 @@
  * operation exists on the server (no route 404), and every example in it validates against the
  * schema it illustrates.
  */
-import Ajv2020 from "ajv/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "./support.js";
 
