@@ -1,0 +1,256 @@
+/**
+ * End-to-end throughput of `POST /v1/postings`: the real server (`nova serve`, in a child
+ * process, on a fresh embedded Postgres) driven over HTTP by autocannon at 128 connections,
+ * for uniform random transfers between funded wallets and for a hot account (every posting
+ * credits one merchant account).
+ *
+ * Usage: npm run bench:http -- [--seconds N] [--accounts N] [--connections N]
+ *          [--workload uniform|hot|both] [--json]
+ *
+ * With --json, one line per workload:
+ *   {"workload":"uniform","postingsPerSecond":n,"p50Ms":n,"p99Ms":n,"non2xx":n}
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
+import { once } from "node:events";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { freePort, openBenchDatabase } from "./support.js";
+
+type WorkloadName = "uniform" | "hot";
+
+interface Options {
+  readonly seconds: number;
+  readonly accounts: number;
+  readonly connections: number;
+  readonly workloads: readonly WorkloadName[];
+  readonly json: boolean;
+}
+
+const currency = "XCD";
+/** Each wallet starts with this much, so no transfer of the run is refused for funds. */
+const fundingValue = "1000000.00";
+/** Requests in flight while the accounts are set up. */
+const setupConcurrency = 64;
+const serverStartWaitMsMax = 120_000;
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      seconds: { type: "string", default: "20" },
+      accounts: { type: "string", default: "10000" },
+      connections: { type: "string", default: "128" },
+      workload: { type: "string", default: "both" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const positive = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  const workload = values.workload;
+  if (workload !== "uniform" && workload !== "hot" && workload !== "both") {
+    throw new Error("--workload must be uniform, hot or both");
+  }
+  return {
+    seconds: positive("seconds", values.seconds),
+    accounts: Math.max(2, positive("accounts", values.accounts)),
+    connections: positive("connections", values.connections),
+    workloads: workload === "both" ? ["uniform", "hot"] : [workload],
+    json: values.json,
+  };
+}
+
+class Client {
+  constructor(
+    readonly baseUrl: string,
+    private readonly key: string,
+  ) {}
+
+  get headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.key}`, "content-type": "application/json" };
+  }
+
+  async post(path: string, body: unknown): Promise<{ id: string; position: string }> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method: "POST",
+      headers: this.headers,
+      body: JSON.stringify(body),
+    });
+    const answer = (await response.json()) as { id: string; position: string };
+    if (response.status !== 201)
+      throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
+  async health(): Promise<{ status: string; checks: { projections: { lag: number } } }> {
+    const response = await fetch(`${this.baseUrl}/v1/health`);
+    return (await response.json()) as { status: string; checks: { projections: { lag: number } } };
+  }
+}
+
+async function inParallel<T>(count: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < count; index = next++) results[index] = await work(index);
+  };
+  await Promise.all(Array.from({ length: Math.min(setupConcurrency, count) }, worker));
+  return results;
+}
+
+function transfer(from: string, to: string, value: string) {
+  return {
+    entries: [
+      { accountId: from, side: "DEBIT", amount: { value, currency } },
+      { accountId: to, side: "CREDIT", amount: { value, currency } },
+    ],
+  };
+}
+
+async function setUp(client: Client, accounts: number) {
+  await client.post("/v1/account-types", {
+    code: "WALLET",
+    name: "Customer wallet",
+    normalBalance: "CREDIT",
+    allowNegative: false,
+  });
+  await client.post("/v1/account-types", {
+    code: "SUSPENSE",
+    name: "Funding",
+    normalBalance: "DEBIT",
+    allowNegative: true,
+  });
+  const funding = (await client.post("/v1/accounts", { accountType: "SUSPENSE", currency })).id;
+  const wallets = await inParallel(accounts, async () => {
+    return (await client.post("/v1/accounts", { accountType: "WALLET", currency })).id;
+  });
+  await inParallel(accounts, (index) =>
+    client.post("/v1/postings", transfer(funding, wallets[index] ?? "", fundingValue)),
+  );
+  const hot = (await client.post("/v1/accounts", { accountType: "WALLET", currency })).id;
+  return { wallets, hot };
+}
+
+function amount(): string {
+  return `${randomInt(1, 100)}.${String(randomInt(0, 100)).padStart(2, "0")}`;
+}
+
+async function runWorkload(
+  client: Client,
+  options: Options,
+  name: WorkloadName,
+  accounts: { wallets: readonly string[]; hot: string },
+) {
+  const { wallets, hot } = accounts;
+  const pick = () => wallets[randomInt(wallets.length)] ?? "";
+  const body = (): string => {
+    const payer = pick();
+    let payee = name === "hot" ? hot : pick();
+    while (payee === payer) payee = pick();
+    return JSON.stringify(transfer(payer, payee, amount()));
+  };
+  const result = await autocannon({
+    url: client.baseUrl,
+    connections: options.connections,
+    duration: options.seconds,
+    requests: [
+      {
+        method: "POST",
+        path: "/v1/postings",
+        headers: client.headers,
+        setupRequest: (request) => ({ ...request, body: body() }),
+      },
+    ],
+  });
+  const health = await client.health();
+  return {
+    workload: name,
+    postingsPerSecond: Math.round(result["2xx"] / options.seconds),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    projectionLagEvents: health.checks.projections.lag,
+  };
+}
+
+async function startServer(
+  databaseUrl: string,
+  key: string,
+): Promise<{ child: ChildProcess; baseUrl: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NOVA_ADMIN_KEY: key,
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + serverStartWaitMsMax;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    const up = await fetch(`${baseUrl}/v1/health`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (up) return { child, baseUrl };
+    if (Date.now() > deadline) throw new Error("the server did not become healthy in time");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const database = await openBenchDatabase("full");
+  const key = randomBytes(32).toString("base64url");
+  let child: ChildProcess | undefined;
+  try {
+    const server = await startServer(database.connectionString, key);
+    child = server.child;
+    const client = new Client(server.baseUrl, key);
+    const log = (line: string) =>
+      (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+    log(`bench:http on ${database.origin}; server at ${server.baseUrl}`);
+    log(`setting up ${options.accounts} funded wallets…`);
+    const setupStarted = performance.now();
+    const accounts = await setUp(client, options.accounts);
+    log(`set up in ${((performance.now() - setupStarted) / 1_000).toFixed(1)} s`);
+    for (const name of options.workloads) {
+      const figures = await runWorkload(client, options, name, accounts);
+      if (options.json) {
+        const { workload, postingsPerSecond, p50Ms, p99Ms, non2xx } = figures;
+        console.log(JSON.stringify({ workload, postingsPerSecond, p50Ms, p99Ms, non2xx }));
+      } else {
+        log(
+          `${name.padEnd(8)} ${figures.postingsPerSecond} postings/s  p50 ${figures.p50Ms} ms  ` +
+            `p99 ${figures.p99Ms} ms  max ${figures.maxMs} ms  non-2xx ${figures.non2xx}  ` +
+            `errors ${figures.errors}  timeouts ${figures.timeouts}  ` +
+            `projection lag at the end ${figures.projectionLagEvents} events`,
+        );
+      }
+    }
+  } finally {
+    if (child !== undefined && child.exitCode === null) {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    }
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
