@@ -5,7 +5,7 @@
  * credits one merchant account).
  *
  * Usage: npm run bench:http -- [--seconds N] [--accounts N] [--connections N]
- *          [--workload uniform|hot|both] [--json]
+ *          [--workload uniform|hot|both] [--json] [--cpu-prof DIR]
  *
  * With --json, one line per workload:
  *   {"workload":"uniform","postingsPerSecond":n,"p50Ms":n,"p99Ms":n,"non2xx":n}
@@ -25,6 +25,8 @@ interface Options {
   readonly connections: number;
   readonly workloads: readonly WorkloadName[];
   readonly json: boolean;
+  /** A directory for the server's V8 CPU profile (open it in Chrome DevTools). */
+  readonly cpuProfileDir: string | undefined;
 }
 
 const currency = "XCD";
@@ -43,6 +45,7 @@ function parseOptions(argv: readonly string[]): Options {
       connections: { type: "string", default: "128" },
       workload: { type: "string", default: "both" },
       json: { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
     },
   });
   const positive = (name: string, text: string) => {
@@ -61,6 +64,7 @@ function parseOptions(argv: readonly string[]): Options {
     connections: positive("connections", values.connections),
     workloads: workload === "both" ? ["uniform", "hot"] : [workload],
     json: values.json,
+    cpuProfileDir: values["cpu-prof"],
   };
 }
 
@@ -183,20 +187,27 @@ async function runWorkload(
 async function startServer(
   databaseUrl: string,
   key: string,
+  cpuProfileDir: string | undefined,
 ): Promise<{ child: ChildProcess; baseUrl: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      NOVA_ADMIN_KEY: key,
-      LOG_LEVEL: "warn",
-      NODE_ENV: "production",
+  const profile =
+    cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
+  const child = spawn(
+    process.execPath,
+    [...profile, "--import", "tsx", "src/cli/main.ts", "serve"],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        NOVA_ADMIN_KEY: key,
+        LOG_LEVEL: "warn",
+        NODE_ENV: "production",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
     },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + serverStartWaitMsMax;
   for (;;) {
@@ -217,7 +228,7 @@ async function main(): Promise<void> {
   const key = randomBytes(32).toString("base64url");
   let child: ChildProcess | undefined;
   try {
-    const server = await startServer(database.connectionString, key);
+    const server = await startServer(database.connectionString, key, options.cpuProfileDir);
     child = server.child;
     const client = new Client(server.baseUrl, key);
     const log = (line: string) =>

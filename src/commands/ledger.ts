@@ -92,6 +92,7 @@ export class LedgerCommands {
   ): Promise<CommandOutcome<AccountType>> {
     const stream = accountTypeStream(request.code);
     return this.pipeline.submit({
+      name: "defineAccountType",
       streams: [stream],
       context: contextOf(actor),
       decide: (view, now) => {
@@ -118,6 +119,7 @@ export class LedgerCommands {
     const stream = accountStream(id);
     const typeStream = accountTypeStream(request.accountType);
     return this.pipeline.submit({
+      name: "openAccount",
       streams: [stream, typeStream],
       context: contextOf(actor),
       decide: (view, now) => {
@@ -149,13 +151,13 @@ export class LedgerCommands {
     request: { readonly accountId: string; readonly action: StatusAction; readonly reason: string },
     actor: Actor,
   ): Promise<CommandOutcome<AccountView>> {
-    return this.onAccount(request.accountId, actor, (state, now) =>
+    return this.onAccount(`${request.action}Account`, request.accountId, actor, (state, now) =>
       decideChangeStatus(request, state, now),
     );
   }
 
   setOverdraftLine(request: SetOverdraftLine, actor: Actor): Promise<CommandOutcome<AccountView>> {
-    return this.onAccount(request.accountId, actor, (state, now) =>
+    return this.onAccount("setOverdraftLine", request.accountId, actor, (state, now) =>
       decideSetOverdraftLine(request, state, now),
     );
   }
@@ -171,6 +173,7 @@ export class LedgerCommands {
     const claim = reference === null ? undefined : referenceStream(referenceHash(reference));
     const accountIds = unique(request.entries.map((entry) => entry.accountId));
     return this.pipeline.submit({
+      name: "recordPosting",
       streams: [ownStream, ...(claim ? [claim] : []), ...accountIds.map(accountStream)],
       presumedNew: [ownStream, ...(claim ? [claim] : [])],
       context: contextOf(actor),
@@ -212,6 +215,7 @@ export class LedgerCommands {
     const ownStream = postingStream(id);
     const accountIds = unique(original.entries.map((entry) => entry.accountId));
     return this.pipeline.submit({
+      name: "reversePosting",
       streams: [ownStream, originalStream, ...accountIds.map(accountStream)],
       presumedNew: [ownStream],
       context: contextOf(actor),
@@ -245,6 +249,7 @@ export class LedgerCommands {
     const stream = accountStream(request.accountId);
     const indexStream = holdStream(id);
     return this.pipeline.submit({
+      name: "placeHold",
       streams: [stream, indexStream],
       context: contextOf(actor),
       decide: (view, now) => {
@@ -304,6 +309,7 @@ export class LedgerCommands {
     const stream = accountStream(accountId);
     const before = new Map<string, string | null>();
     return this.pipeline.submit({
+      name: "releaseHold",
       streams: [stream],
       context: contextOf(actor),
       decide: (view, now) => {
@@ -340,6 +346,7 @@ export class LedgerCommands {
     const ownStream = postingStream(id);
     const accountIds = unique([accountId, request.toAccountId]);
     return this.pipeline.submit({
+      name: "captureHold",
       streams: [ownStream, ...accountIds.map(accountStream)],
       presumedNew: [ownStream],
       context: contextOf(actor),
@@ -380,12 +387,14 @@ export class LedgerCommands {
   }
 
   private onAccount(
+    name: string,
     accountId: string,
     actor: Actor,
     decide: (state: AccountState, now: Date) => readonly DomainEvent[] | Rejection,
   ): Promise<CommandOutcome<AccountView>> {
     const stream = accountStream(accountId);
     return this.pipeline.submit({
+      name,
       streams: [stream],
       context: contextOf(actor),
       decide: (view, now) => {

@@ -43,6 +43,8 @@ export type Decision<Result> =
     };
 
 export interface PlannedCommand<Result> {
+  /** What kind of command this is, for metrics (e.g. "recordPosting"). */
+  readonly name?: string;
   /** Every stream the decision reads or writes. */
   readonly streams: readonly string[];
   /**
@@ -92,6 +94,12 @@ export interface PipelineOptions {
 export interface PipelineObserver {
   batchAppended?(stats: { commands: number; events: number; durationMs: number }): void;
   conflict?(stream: string): void;
+  /** Each command's end: accepted (written), replayed, rejected (with its code) or failed. */
+  commandSettled?(stats: {
+    command: string;
+    outcome: "accepted" | "replayed" | "rejected" | "failed";
+    code?: string;
+  }): void;
 }
 
 export const batchSizeMaxDefault = 500;
@@ -241,7 +249,7 @@ export class CommandPipeline {
     }
     const answers = await this.atCommitPositions(decided.answers);
     if (decided.appends.length === 0) {
-      settle(answers, undefined);
+      settle(answers, undefined, this.options.observer);
       return;
     }
     const startedMs = performance.now();
@@ -256,7 +264,7 @@ export class CommandPipeline {
         durationMs: performance.now() - startedMs,
       });
       this.remember(working, decided.written, result.position);
-      settle(answers, result.position);
+      settle(answers, result.position, this.options.observer);
     } catch (error) {
       await this.recover(batch, attempt, error);
     }
@@ -522,8 +530,13 @@ function decideSafely(command: PlannedCommand<unknown>, view: StreamView, now: D
   }
 }
 
-function settle(answers: readonly Answer[], position: LogPosition | undefined): void {
+function settle(
+  answers: readonly Answer[],
+  position: LogPosition | undefined,
+  observer: PipelineObserver | undefined,
+): void {
   for (const { pending, outcome } of answers) {
+    observer?.commandSettled?.(settledStats(pending.command, outcome));
     if (outcome.kind === "failed") {
       pending.reject(outcome.error);
     } else if (outcome.kind === "rejected") {
@@ -544,6 +557,20 @@ function settle(answers: readonly Answer[], position: LogPosition | undefined): 
         replayed: false,
       });
     }
+  }
+}
+
+function settledStats(command: PlannedCommand<unknown>, outcome: Answer["outcome"]) {
+  const name = command.name ?? "command";
+  switch (outcome.kind) {
+    case "failed":
+      return { command: name, outcome: "failed" as const };
+    case "rejected":
+      return { command: name, outcome: "rejected" as const, code: outcome.rejection.code };
+    case "answered":
+      return { command: name, outcome: "replayed" as const };
+    default:
+      return { command: name, outcome: "accepted" as const };
   }
 }
 
