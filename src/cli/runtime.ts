@@ -5,11 +5,6 @@
 
 import type pg from "pg";
 import pino, { type Logger } from "pino";
-import { buildApp } from "../api/app.js";
-import type { ProjectionHealth } from "../api/health.js";
-import { ApiKeyStore } from "../auth/keys.js";
-import { LedgerCommands } from "../commands/ledger.js";
-import { CommandPipeline } from "../commands/pipeline.js";
 import type { Config } from "../config/config.js";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
@@ -18,9 +13,7 @@ import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-eve
 import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
-import { LedgerProjection } from "../projections/ledger-projection.js";
-import { ProjectorRunner } from "../projections/runner.js";
-import { ReadModels } from "../queries/index.js";
+import { createLedgerApp, type LedgerApp } from "./ledger-app.js";
 
 export const embeddedDatabaseName = "nova";
 
@@ -66,6 +59,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 
 export interface Server {
   readonly address: string;
+  /** The ledger service: its projector (e.g. for X-Min-Position), pipeline and metrics. */
+  readonly ledger: LedgerApp;
   close(): Promise<void>;
 }
 
@@ -89,62 +84,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
     });
     closers.push(() => pool.end());
     const eventStore = await openEventStore(config, database.url, pool, logger, closers);
-    const keys = new ApiKeyStore(pool);
-    const admin = await keys.ensureAdminKey(config.adminKey);
-    if (admin.status === "revoked") {
-      logger.warn("NOVA_ADMIN_KEY was revoked by an operator; set a new one to have an admin key");
-    }
-    const projector = new ProjectorRunner(eventStore, pool, new LedgerProjection(), {
-      logger: logger.child({ projection: "ledger" }),
-    });
-    await projector.start();
-    closers.push(() => projector.stop());
-    const pipeline = new CommandPipeline(eventStore);
-    // Shutdown: the app stops taking requests first, then every accepted command is answered.
-    closers.push(() => pipeline.drain());
-    const app = await buildApp({
+    const ledger = await createLedgerApp({
+      store: eventStore,
+      pool,
       logger,
-      health: {
-        database: async () => {
-          await pool.query("SELECT 1");
-        },
-        eventStore: () => eventStore.ping(),
-        projections: () => projectionHealth(projector),
-      },
-      ledger: {
-        api: {
-          ledger: new LedgerCommands(pipeline),
-          readModels: new ReadModels(pool),
-          progress: projector,
-        },
-        authenticator: keys,
-      },
+      adminKey: config.adminKey,
     });
-    closers.push(() => app.close());
-    const address = await app.listen({ port: config.port, host: config.host });
-    return { address, close };
+    closers.push(() => ledger.close());
+    const address = await ledger.app.listen({ port: config.port, host: config.host });
+    return { address, ledger, close };
   } catch (error) {
     await close();
     throw error;
   }
-}
-
-/** The projector's health: failing when it stopped on an event, with its lag either way. */
-async function projectionHealth(projector: ProjectorRunner): Promise<ProjectionHealth> {
-  const status = projector.status();
-  const lag = await projector.lag();
-  if (status.state === "failed") {
-    const failure = status.failure;
-    return {
-      lag: lag.events,
-      lagSeconds: lag.seconds,
-      status: "failing",
-      error: failure
-        ? `stopped on ${failure.type} ${failure.stream}@${failure.revision} (${failure.position}): ${failure.message}`
-        : "the projector stopped",
-    };
-  }
-  return { lag: lag.events, lagSeconds: lag.seconds, status: "ok" };
 }
 
 async function openEventStore(

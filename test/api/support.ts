@@ -3,14 +3,10 @@
  * projector, read models and key store wired as the server wires them.
  */
 import pino from "pino";
-import { buildApp } from "../../src/api/app.js";
-import { ApiKeyStore } from "../../src/auth/keys.js";
-import { LedgerCommands } from "../../src/commands/ledger.js";
-import { CommandPipeline } from "../../src/commands/pipeline.js";
+import type { ApiKeyStore } from "../../src/auth/keys.js";
+import { createLedgerApp } from "../../src/cli/ledger-app.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
-import { LedgerProjection } from "../../src/projections/ledger-projection.js";
-import { ProjectorRunner } from "../../src/projections/runner.js";
-import { ReadModels } from "../../src/queries/index.js";
+import type { ProjectorRunner } from "../../src/projections/runner.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 
 export const adminKey = "test-admin-key-0123456789abcdefghijklmnop";
@@ -36,6 +32,7 @@ export interface TestApi {
   readonly database: TestDatabase;
   readonly keys: ApiKeyStore;
   readonly projector: ProjectorRunner;
+  checkTrialBalance(): Promise<void>;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   /** A new key holding exactly `scopes`. */
   keyWith(...scopes: string[]): Promise<string>;
@@ -45,35 +42,21 @@ export interface TestApi {
 export async function startTestApi(): Promise<TestApi> {
   const database = await createTestDatabase({ poolSizeMax: 30 });
   const store = new PostgresEventStore(database.pool);
-  const pipeline = new CommandPipeline(store);
-  const projector = new ProjectorRunner(store, database.pool, new LedgerProjection());
-  await projector.start();
-  const keys = new ApiKeyStore(database.pool, { cacheTtlMs: 1 });
-  await keys.ensureAdminKey(adminKey);
-  const app = await buildApp({
+  const ledger = await createLedgerApp({
+    store,
+    pool: database.pool,
     logger: pino({ level: "silent" }),
-    health: {
-      database: async () => {
-        await database.pool.query("SELECT 1");
-      },
-      eventStore: () => store.ping(),
-      projections: async () => ({ lag: 0, status: "ok" }),
-    },
-    ledger: {
-      api: {
-        ledger: new LedgerCommands(pipeline),
-        readModels: new ReadModels(database.pool),
-        progress: projector,
-      },
-      authenticator: keys,
-    },
+    adminKey,
+    keyCacheTtlMs: 1,
   });
-  const baseUrl = await app.listen({ port: 0, host: "127.0.0.1" });
+  const { keys, projector } = ledger;
+  const baseUrl = await ledger.app.listen({ port: 0, host: "127.0.0.1" });
   return {
     baseUrl,
     database,
     keys,
     projector,
+    checkTrialBalance: () => ledger.checkTrialBalance(),
     async call(method, path, options = {}) {
       const key = options.key === undefined ? adminKey : options.key;
       const headers: Record<string, string> = { ...options.headers };
@@ -100,9 +83,7 @@ export async function startTestApi(): Promise<TestApi> {
       return (await keys.create({ name: `test ${scopes.join(" ")}`, scopes })).key;
     },
     async close() {
-      await app.close();
-      await pipeline.drain();
-      await projector.stop();
+      await ledger.close();
       await database.drop();
     },
   };
