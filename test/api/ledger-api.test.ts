@@ -473,6 +473,84 @@ describe("holds", () => {
   });
 });
 
+describe("client ids and keyed creations", () => {
+  it("refuses a client id already taken with 409 (account, posting, hold)", async () => {
+    const id = randomUUID();
+    const body = { id, accountType: "WALLET", currency: "XCD" };
+    expect((await api.call("POST", "/v1/accounts", { body })).status).toBe(201);
+    expectProblem(await api.call("POST", "/v1/accounts", { body }), 409, "ACCOUNT_EXISTS");
+    const { funding, wallet } = await funded("5.00");
+    const postingId = randomUUID();
+    expect((await post(transfer(funding, wallet, "1.00", { id: postingId }))).status).toBe(201);
+    expectProblem(
+      await post(transfer(funding, wallet, "1.00", { id: postingId })),
+      409,
+      "POSTING_EXISTS",
+    );
+    const holdId = randomUUID();
+    const hold = { id: holdId, amount: xcd("1.00") };
+    expect((await api.call("POST", `/v1/accounts/${wallet}/holds`, { body: hold })).status).toBe(
+      201,
+    );
+    expectProblem(
+      await api.call("POST", `/v1/accounts/${wallet}/holds`, { body: hold }),
+      409,
+      "HOLD_EXISTS",
+    );
+  });
+
+  it("replays keyed account openings and hold placements with Idempotent-Replayed", async () => {
+    const headers = { "idempotency-key": `open-${randomUUID()}` };
+    const body = { accountType: "WALLET", currency: "XCD", name: "Keyed" };
+    const first = await api.call("POST", "/v1/accounts", { body, headers });
+    const again = await api.call("POST", "/v1/accounts", { body, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    const { wallet } = await funded("5.00");
+    const holdHeaders = { "idempotency-key": `hold-${randomUUID()}` };
+    const hold = { amount: xcd("2.00") };
+    const placed = await api.call("POST", `/v1/accounts/${wallet}/holds`, {
+      body: hold,
+      headers: holdHeaders,
+    });
+    const replayed = await api.call("POST", `/v1/accounts/${wallet}/holds`, {
+      body: hold,
+      headers: holdHeaders,
+    });
+    expect(replayed.status).toBe(201);
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect(replayed.body.id).toBe(placed.body.id);
+    const strong = await api.call("GET", `/v1/accounts/${wallet}/balances?consistency=strong`);
+    expect(strong.body).toMatchObject({ held: "2.00", available: "3.00" });
+  });
+
+  it("refuses a capture above the hold with 422 CAPTURE_EXCEEDS_HOLD", async () => {
+    const { wallet } = await funded("5.00");
+    const merchant = await open();
+    const placed = await api.call("POST", `/v1/accounts/${wallet}/holds`, {
+      body: { amount: xcd("2.00") },
+    });
+    expectProblem(
+      await api.call("POST", `/v1/holds/${placed.body.id}/capture`, {
+        body: { toAccountId: merchant.id, amount: xcd("2.01") },
+      }),
+      422,
+      "CAPTURE_EXCEEDS_HOLD",
+    );
+    expect(await strongPosted(wallet)).toBe("5.00");
+  });
+
+  it("refuses an Idempotency-Key that is not 1 to 255 printable characters", async () => {
+    const { funding, wallet } = await funded("1.00");
+    const response = await post(transfer(funding, wallet, "1.00"), {
+      "idempotency-key": "x".repeat(256),
+    });
+    expectProblem(response, 400, "VALIDATION_ERROR");
+    expect(await strongPosted(wallet)).toBe("1.00");
+  });
+});
+
 describe("auth and scopes", () => {
   it("needs a key, and the route's scope", async () => {
     expectProblem(await api.call("GET", "/v1/accounts", { key: null }), 401, "UNAUTHENTICATED");
