@@ -2,9 +2,13 @@
  * The per-stream hash chain, computed here and only here for every adapter, so that an
  * auditor can detect an edited, removed or reordered event without trusting the database:
  *
- *   hash = SHA-256( prevHash ‖ type ‖ RFC 8785 canonical JSON of data ), hex-encoded,
+ *   hash = SHA-256( RFC 8785 canonical JSON of
+ *            { prevHash, type, data, id, correlationId, causationId, principal, occurredAt,
+ *              schemaVersion } ), hex-encoded,
  *
  * where prevHash is the hash of the stream's previous event, or `genesisHash` for the first.
+ * The metadata that attributes an event (who, when, in answer to what) is covered as well as
+ * its data: an auditor must be able to trust "principal X did this at T".
  */
 import { createHash, randomUUID } from "node:crypto";
 import canonicalize from "canonicalize";
@@ -21,12 +25,28 @@ export function canonicalJson(data: JsonObject): string {
   return text;
 }
 
-export function eventHash(prevHash: string, type: string, data: JsonObject): string {
-  return createHash("sha256")
-    .update(prevHash)
-    .update(type)
-    .update(canonicalJson(data))
-    .digest("hex");
+/** What the hash of one event covers, besides the previous hash. */
+export interface HashedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: Omit<EventMetadata, "prevHash" | "hash">;
+}
+
+export function eventHash(prevHash: string, event: HashedEvent): string {
+  const { correlationId, causationId, principal, occurredAt, schemaVersion } = event.metadata;
+  const covered = {
+    prevHash,
+    type: event.type,
+    data: event.data,
+    id: event.id,
+    correlationId,
+    causationId,
+    principal,
+    occurredAt,
+    schemaVersion,
+  };
+  return createHash("sha256").update(canonicalJson(covered)).digest("hex");
 }
 
 /** An event ready to be written: its id fixed and its metadata, hash chain included, stamped. */
@@ -46,18 +66,22 @@ export function sealEvents(
   let previous = prevHash;
   return events.map((event) => {
     const own = event.context ?? context;
-    const hash = eventHash(previous, event.type, event.data);
-    const metadata: EventMetadata = {
-      correlationId: own.correlationId,
-      causationId: own.causationId ?? own.correlationId,
-      principal: own.principal,
-      occurredAt: own.occurredAt.toISOString(),
-      schemaVersion: String(event.schemaVersion ?? schemaVersionDefault),
-      prevHash: previous,
-      hash,
+    const attributed = {
+      id: event.id ?? randomUUID(),
+      type: event.type,
+      data: event.data,
+      metadata: {
+        correlationId: own.correlationId,
+        causationId: own.causationId ?? own.correlationId,
+        principal: own.principal,
+        occurredAt: own.occurredAt.toISOString(),
+        schemaVersion: String(event.schemaVersion ?? schemaVersionDefault),
+      },
     };
+    const hash = eventHash(previous, attributed);
+    const metadata: EventMetadata = { ...attributed.metadata, prevHash: previous, hash };
     previous = hash;
-    return { id: event.id ?? randomUUID(), type: event.type, data: event.data, metadata };
+    return { ...attributed, metadata };
   });
 }
 
@@ -90,7 +114,7 @@ export function verifyChain(
         found: metadata.prevHash,
       });
     }
-    const expected = eventHash(metadata.prevHash, event.type, event.data);
+    const expected = eventHash(metadata.prevHash, event);
     if (metadata.hash !== expected) {
       breaks.push({ stream, revision, field: "hash", expected, found: metadata.hash });
     }

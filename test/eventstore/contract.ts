@@ -360,6 +360,24 @@ export function describeEventStoreContract(
         expect(verifyChain(tampered)).toMatchObject([{ stream, revision: 1, field: "hash" }]);
       });
 
+      it("the hash chain also covers who wrote an event, when, and its id", async () => {
+        const stream = uniqueStream("attributed");
+        await store.append(stream, "no_stream", [event("A"), event("B")], context());
+        const events = await store.readStream(stream);
+        const forge = (change: (e: RecordedEvent) => RecordedEvent) =>
+          verifyChain(events.map((e, i) => (i === 0 ? change(e) : e)));
+        const forgeries: Array<(e: RecordedEvent) => RecordedEvent> = [
+          (e) => ({ ...e, metadata: { ...e.metadata, principal: "key:someone-else" } }),
+          (e) => ({ ...e, metadata: { ...e.metadata, occurredAt: new Date(0).toISOString() } }),
+          (e) => ({ ...e, metadata: { ...e.metadata, correlationId: "forged" } }),
+          (e) => ({ ...e, id: "00000000-0000-4000-8000-000000000000" }),
+          (e) => ({ ...e, type: "Other" }),
+        ];
+        for (const change of forgeries) {
+          expect(forge(change)).toMatchObject([{ stream, revision: 0, field: "hash" }]);
+        }
+      });
+
       it("unicode and 1 MB payloads round-trip exactly", async () => {
         const stream = uniqueStream("payload");
         const unicode = {
