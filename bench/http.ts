@@ -90,6 +90,20 @@ class Client {
     return answer;
   }
 
+  /** Mean batch size and append duration so far, from the server's own metrics. */
+  async batching(): Promise<{ meanBatch: number; meanAppendMs: number }> {
+    const text = await (await fetch(`${this.baseUrl}/metrics`)).text();
+    const value = (series: string) => {
+      const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+      return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
+    };
+    const batches = value("nova_command_batch_size_count");
+    return {
+      meanBatch: value("nova_command_batch_size_sum") / batches,
+      meanAppendMs: (1_000 * value("nova_append_duration_seconds_sum")) / batches,
+    };
+  }
+
   async health(): Promise<{ status: string; checks: { projections: { lag: number } } }> {
     const response = await fetch(`${this.baseUrl}/v1/health`);
     return (await response.json()) as { status: string; checks: { projections: { lag: number } } };
@@ -171,6 +185,7 @@ async function runWorkload(
     ],
   });
   const health = await client.health();
+  const batching = await client.batching();
   return {
     workload: name,
     postingsPerSecond: Math.round(result["2xx"] / options.seconds),
@@ -181,6 +196,7 @@ async function runWorkload(
     errors: result.errors,
     timeouts: result.timeouts,
     projectionLagEvents: health.checks.projections.lag,
+    ...batching,
   };
 }
 
@@ -248,7 +264,9 @@ async function main(): Promise<void> {
           `${name.padEnd(8)} ${figures.postingsPerSecond} postings/s  p50 ${figures.p50Ms} ms  ` +
             `p99 ${figures.p99Ms} ms  max ${figures.maxMs} ms  non-2xx ${figures.non2xx}  ` +
             `errors ${figures.errors}  timeouts ${figures.timeouts}  ` +
-            `projection lag at the end ${figures.projectionLagEvents} events`,
+            `projection lag at the end ${figures.projectionLagEvents} events  ` +
+            `(since start: mean batch ${figures.meanBatch.toFixed(1)} postings, ` +
+            `mean append ${figures.meanAppendMs.toFixed(1)} ms)`,
         );
       }
     }

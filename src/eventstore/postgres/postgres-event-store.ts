@@ -32,7 +32,7 @@ import {
   boundReadLimit as boundLimit,
   expectationHolds,
 } from "../validation.js";
-import { type NotificationListener, notifyChannel } from "./listener.js";
+import type { NotificationListener } from "./listener.js";
 import { runSubscription } from "./subscription.js";
 
 export interface PostgresEventStoreOptions {
@@ -100,6 +100,7 @@ export class PostgresEventStore implements EventStore {
       const result = await this.appendInTransaction(client, requests, context);
       await this.options.beforeCommit?.();
       await client.query("COMMIT");
+      this.options.listener?.announce();
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -247,8 +248,8 @@ function toInsertDocument(row: SealedRow) {
 
 /**
  * One statement writes the events in request order (ORDER BY ordinality fixes their
- * positions), moves every stream head to its last event, and queues the wake-up that Postgres
- * delivers at commit. It returns the commit's position: the xid and the highest position.
+ * positions) and moves every stream head to its last event. It returns the commit's position:
+ * the xid and the highest position. Subscribers are woken after the commit (listener.ts).
  */
 const insertEventsSql = `
 WITH inserted AS (
@@ -264,8 +265,7 @@ WITH inserted AS (
   ON CONFLICT (name) DO UPDATE SET revision = excluded.revision, last_hash = excluded.last_hash
 )
 SELECT pg_current_xact_id()::text AS transaction_id,
-       (SELECT max(position) FROM inserted) AS position,
-       pg_notify('${notifyChannel}', '') AS notified`;
+       (SELECT max(position) FROM inserted) AS position`;
 
 async function lockStreams(
   client: pg.PoolClient,
