@@ -9,6 +9,7 @@ import type { Config } from "../config/config.js";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { clientConfig, createPool } from "../db/pool.js";
+import { appRole, appRoleUsable } from "../db/roles.js";
 import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-event-store.js";
 import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
@@ -78,9 +79,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
   try {
     const report = await migrate(database.url);
     logger.info({ applied: report.applied, version: report.version }, "database migrated");
+    const role = await serverRole(database.url, logger);
     const pool = createPool({
       connectionString: database.url,
       poolSizeMax: config.databasePoolSizeMax,
+      ...(role === undefined ? {} : { role }),
     });
     closers.push(() => pool.end());
     const eventStore = await openEventStore(config, database.url, pool, logger, closers);
@@ -96,6 +99,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** The least-privilege role when this database user may take it; the owner's otherwise. */
+async function serverRole(databaseUrl: string, logger: Logger): Promise<string | undefined> {
+  const probe = createPool({ connectionString: databaseUrl, poolSizeMax: 1 });
+  try {
+    if (await appRoleUsable(probe)) return appRole;
+    logger.warn(
+      { role: appRole },
+      "the database user cannot work as the least-privilege role; serving as the owner",
+    );
+    return undefined;
+  } finally {
+    await probe.end();
   }
 }
 

@@ -8,6 +8,8 @@ export interface PoolSettings {
   readonly idleInTransactionTimeoutMs?: number;
   readonly statementTimeoutMs?: number;
   readonly applicationName?: string;
+  /** The role every session works as (`SET ROLE` at connect), e.g. the least-privilege one. */
+  readonly role?: string;
 }
 
 export const poolSizeMaxDefault = 10;
@@ -21,7 +23,9 @@ export function clientConfig(settings: PoolSettings): pg.ClientConfig {
   return {
     connectionString: settings.connectionString,
     application_name: settings.applicationName ?? "nova-ledger",
-    options: `-c idle_in_transaction_session_timeout=${idleMs} -c statement_timeout=${statementMs}`,
+    options:
+      `-c idle_in_transaction_session_timeout=${idleMs} -c statement_timeout=${statementMs}` +
+      (settings.role === undefined ? "" : ` -c role=${settings.role}`),
   };
 }
 

@@ -82,7 +82,7 @@ describe("the OpenAPI document", () => {
         ...(Array.isArray(examples) ? examples : []),
       ];
       if (all.length === 0 || schema.$ref !== undefined) return;
-      const validate = ajv.compile(schema);
+      const validate = ajv.compile(inlineRefs(schema, document) as object);
       for (const sample of all) {
         checked.push(where);
         if (!validate(sample)) failures.push(`${where}: ${ajv.errorsText(validate.errors)}`);
@@ -100,3 +100,18 @@ describe("the OpenAPI document", () => {
     expect(checked.length).toBeGreaterThan(5);
   });
 });
+
+/** The schema with every `#/components/schemas/...` reference replaced by what it names. */
+function inlineRefs(schema: unknown, root: { components?: { schemas?: object } }): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => inlineRefs(item, root));
+  if (schema === null || typeof schema !== "object") return schema;
+  const { $ref, ...rest } = schema as Record<string, unknown>;
+  if (typeof $ref === "string") {
+    const name = $ref.replace("#/components/schemas/", "");
+    const target = (root.components?.schemas as Record<string, unknown> | undefined)?.[name];
+    return inlineRefs(target, root);
+  }
+  return Object.fromEntries(
+    Object.entries(rest).map(([key, value]) => [key, inlineRefs(value, root)]),
+  );
+}

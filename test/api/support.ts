@@ -5,6 +5,8 @@
 import pino from "pino";
 import type { ApiKeyStore } from "../../src/auth/keys.js";
 import { createLedgerApp } from "../../src/cli/ledger-app.js";
+import { createPool } from "../../src/db/pool.js";
+import { appRole } from "../../src/db/roles.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import type { ProjectorRunner } from "../../src/projections/runner.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -41,10 +43,16 @@ export interface TestApi {
 
 export async function startTestApi(): Promise<TestApi> {
   const database = await createTestDatabase({ poolSizeMax: 30 });
-  const store = new PostgresEventStore(database.pool);
+  // As the server does: every session works as the least-privilege role.
+  const pool = createPool({
+    connectionString: database.connectionString,
+    poolSizeMax: 30,
+    role: appRole,
+  });
+  const store = new PostgresEventStore(pool);
   const ledger = await createLedgerApp({
     store,
-    pool: database.pool,
+    pool,
     logger: pino({ level: "silent" }),
     adminKey,
     keyCacheTtlMs: 1,
@@ -84,6 +92,7 @@ export async function startTestApi(): Promise<TestApi> {
     },
     async close() {
       await ledger.close();
+      await pool.end();
       await database.drop();
     },
   };
