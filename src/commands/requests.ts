@@ -3,9 +3,9 @@
  * (UUIDv5 of principal and key, so the posting stream's "must not exist" check is the guard)
  * and request hashes that tell a replay from a reused key.
  */
-import { createHash, randomUUID } from "node:crypto";
-import canonicalize from "canonicalize";
+import { createHash, hash, randomUUID } from "node:crypto";
 import { v5 as uuidv5 } from "uuid";
+import { canonicalJsonOf } from "../eventstore/canonical-json.js";
 
 /** Namespace of Nova's derived ids (a fixed random UUID; never change it). */
 const idempotencyNamespace = "3f7c2a4e-9d1b-4e8a-b6c5-0f2d7e9a1c34";
@@ -41,9 +41,9 @@ export function creationId(actor: Actor, operation: string, clientId?: string | 
 
 /** SHA-256 over the canonical JSON (RFC 8785) of what was asked. */
 export function requestHash(operation: string, body: unknown): string {
-  const text = canonicalize({ operation, body });
+  const text = canonicalJsonOf({ operation, body });
   if (text === undefined) throw new Error("request body cannot be hashed");
-  return createHash("sha256").update(text).digest("hex");
+  return hash("sha256", text, "hex");
 }
 
 export function referenceHash(reference: string): string {

@@ -10,8 +10,8 @@
  * The metadata that attributes an event (who, when, in answer to what) is covered as well as
  * its data: an auditor must be able to trust "principal X did this at T".
  */
-import { createHash, randomUUID } from "node:crypto";
-import canonicalize from "canonicalize";
+import { hash, randomUUID } from "node:crypto";
+import { canonicalJsonOf } from "./canonical-json.js";
 import { InvalidAppend } from "./errors.js";
 import type { AppendContext, EventMetadata, JsonObject, NewEvent, RecordedEvent } from "./port.js";
 
@@ -19,8 +19,8 @@ export const genesisHash = "0".repeat(64);
 export const schemaVersionDefault = 1;
 
 export function canonicalJson(data: JsonObject): string {
-  const text = canonicalize(data);
-  // canonicalize returns undefined only for values JSON cannot carry (functions, undefined).
+  const text = canonicalJsonOf(data);
+  // Undefined only for values JSON cannot carry (functions, undefined).
   if (text === undefined) throw new InvalidAppend("event data is not JSON");
   return text;
 }
@@ -46,7 +46,7 @@ export function eventHash(prevHash: string, event: HashedEvent): string {
     occurredAt,
     schemaVersion,
   };
-  return createHash("sha256").update(canonicalJson(covered)).digest("hex");
+  return hash("sha256", canonicalJson(covered), "hex");
 }
 
 /** An event ready to be written: its id fixed and its metadata, hash chain included, stamped. */
