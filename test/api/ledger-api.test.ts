@@ -4,7 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { comparePositions, type LogPosition, parsePosition } from "../../src/eventstore/port.js";
 import { type ApiResponse, startTestApi, type TestApi } from "./support.js";
+
+function position(text: string): LogPosition {
+  const parsed = parsePosition(text);
+  if (parsed === undefined) throw new Error(`not a position: ${text}`);
+  return parsed;
+}
 
 let api: TestApi;
 const xcd = (value: string) => ({ value, currency: "XCD" });
@@ -470,6 +477,45 @@ describe("holds", () => {
       422,
       "HOLD_NOT_ACTIVE",
     );
+  });
+});
+
+describe("concurrency over HTTP", () => {
+  it("200 concurrent 1.00 debits against 100.00: exactly 100 are 201, the rest 422, balance 0.00", async () => {
+    const { funding, wallet } = await funded("100.00");
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () => post(transfer(wallet, funding, "1.00"))),
+    );
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(100);
+    expect(statuses.filter((status) => status === 422)).toHaveLength(100);
+    expect(new Set(responses.filter((r) => r.status === 422).map((r) => r.body.code))).toEqual(
+      new Set(["INSUFFICIENT_FUNDS"]),
+    );
+    expect(await strongPosted(wallet)).toBe("0.00");
+    const last = responses
+      .filter((r) => r.status === 201)
+      .map((r) => r.body.position as string)
+      .reduce((a, b) => (comparePositions(position(a), position(b)) >= 0 ? a : b));
+      .filter((r) => r.status === 201)
+      .map((r) => r.body.position)
+      .sort()
+      .at(-1);
+    const headers = { "x-min-position": last };
+    const projected = await api.call("GET", `/v1/accounts/${wallet}/balances`, { headers });
+    expect(projected.body.posted).toBe("0.00");
+  });
+
+  it("the same keyed posting sent 20 times at once is written once", async () => {
+    const { funding, wallet } = await funded("1.00");
+    const headers = { "idempotency-key": `burst-${randomUUID()}` };
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => post(transfer(funding, wallet, "3.00"), headers)),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses.filter((r) => r.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+    expect(await strongPosted(wallet)).toBe("4.00");
   });
 });
 
