@@ -497,10 +497,6 @@ describe("concurrency over HTTP", () => {
       .filter((r) => r.status === 201)
       .map((r) => r.body.position as string)
       .reduce((a, b) => (comparePositions(position(a), position(b)) >= 0 ? a : b));
-      .filter((r) => r.status === 201)
-      .map((r) => r.body.position)
-      .sort()
-      .at(-1);
     const headers = { "x-min-position": last };
     const projected = await api.call("GET", `/v1/accounts/${wallet}/balances`, { headers });
     expect(projected.body.posted).toBe("0.00");
