@@ -14,15 +14,24 @@ import { type HealthChecks, healthRoutes } from "./health.js";
 import { registerMetrics } from "./metrics.js";
 import { accountTypeRoutes } from "./routes/account-types.js";
 import { accountRoutes } from "./routes/accounts.js";
+import { auditRoutes } from "./routes/audit.js";
 import type { LedgerApi } from "./routes/context.js";
 import { holdRoutes } from "./routes/holds.js";
 import { postingRoutes } from "./routes/postings.js";
+import { reportRoutes } from "./routes/reports.js";
+import { limitRoutes, transactionTypeRoutes } from "./routes/transaction-types.js";
+import { type TransactionsApi, transactionRoutes } from "./routes/transactions.js";
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
   readonly health: HealthChecks;
   /** The ledger's endpoints and the key store that guards them; absent: health only. */
-  readonly ledger?: { readonly api: LedgerApi; readonly authenticator: Authenticator };
+  readonly ledger?: {
+    readonly api: LedgerApi;
+    readonly authenticator: Authenticator;
+    /** Transaction types, permissions, limits and domain transactions; absent: not served. */
+    readonly transactions?: TransactionsApi;
+  };
   readonly metrics?: Registry;
 }
 
@@ -35,6 +44,23 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     bodyLimit: bodyLimitBytes,
     genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
     requestIdHeader: false,
+    // One line per request (below) instead of Fastify's two.
+    disableRequestLogging: true,
+  });
+  app.decorateRequest("commandResult", undefined);
+  app.addHook("onResponse", async (request, reply) => {
+    const result = request.commandResult;
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url.split("?")[0],
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.principal === undefined ? {} : { principal: request.principal.id }),
+        ...(result === undefined ? {} : result),
+      },
+      "request",
+    );
   });
   // API.md: JSON in and out. Fastify's text/plain parser would let "hello" reach validation.
   app.removeContentTypeParser("text/plain");
@@ -60,6 +86,14 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     await app.register(async (instance) => accountRoutes(instance, api));
     await app.register(async (instance) => postingRoutes(instance, api));
     await app.register(async (instance) => holdRoutes(instance, api));
+    const transactions = ledger.transactions;
+    if (transactions !== undefined) {
+      await app.register(async (instance) => transactionTypeRoutes(instance, transactions));
+      await app.register(async (instance) => transactionRoutes(instance, transactions));
+      await app.register(async (instance) => limitRoutes(instance, transactions));
+    }
+    await app.register(async (instance) => reportRoutes(instance, api));
+    await app.register(async (instance) => auditRoutes(instance, api));
   }
   return app;
 }

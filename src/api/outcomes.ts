@@ -10,6 +10,13 @@ import type { Rejection, RejectionCode } from "../domain/errors.js";
 import { principalOf } from "./auth.js";
 import { ProblemError } from "./problem.js";
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** What a command answered, for the request's log line. */
+    commandResult: { readonly position: string; readonly replayed: boolean } | undefined;
+  }
+}
+
 /** API.md: every business rule's status. Anything not listed is 422. */
 const statusOfCode: Partial<Record<RejectionCode, number>> = {
   VALIDATION_ERROR: 400,
@@ -22,6 +29,8 @@ const statusOfCode: Partial<Record<RejectionCode, number>> = {
   HOLD_EXISTS: 409,
   POSTING_NOT_FOUND: 404,
   HOLD_NOT_FOUND: 404,
+  TRANSACTION_EXISTS: 409,
+  TRANSACTION_NOT_FOUND: 404,
 };
 
 const titles: Partial<Record<RejectionCode, string>> = {
@@ -52,6 +61,7 @@ export function rejectionProblem(rejection: Rejection, context: RejectionContext
     code: rejection.code,
     title: titles[rejection.code] ?? rejection.code.toLowerCase().replaceAll("_", " "),
     detail: rejection.message,
+    ...(rejection.errors === undefined ? {} : { errors: rejection.errors }),
     ...(rejection.details === undefined ? {} : { extensions: { details: rejection.details } }),
   });
 }
@@ -67,6 +77,7 @@ export function resultOf<Result>(
 ): { result: Result; position: string } {
   if (!outcome.ok) throw rejectionProblem(outcome.rejection, context);
   if (outcome.replayed) reply.header("idempotent-replayed", "true");
+  reply.request.commandResult = { position: outcome.position, replayed: outcome.replayed };
   return { result: outcome.result, position: outcome.position };
 }
 

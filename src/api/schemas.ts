@@ -116,7 +116,14 @@ export const balanceSet = z
   })
   .meta({ id: "BalanceSet" });
 
-export const balancesQuery = z.object({ consistency: z.enum(["eventual", "strong"]).optional() });
+export const balancesQuery = z.object({
+  consistency: z.enum(["eventual", "strong"]).optional(),
+  asOf: instant.optional().meta({
+    description:
+      "Balances as they stood at this instant, from the read models: posted counts the entries " +
+      "posted at or before it, held the holds live then; overdraftLimit is the current line.",
+  }),
+});
 
 // --- Lists -----------------------------------------------------------------------------------
 

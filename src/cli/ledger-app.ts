@@ -12,16 +12,22 @@ import type { ProjectionHealth } from "../api/health.js";
 import { ApiKeyStore } from "../auth/keys.js";
 import { LedgerCommands } from "../commands/ledger.js";
 import { CommandPipeline } from "../commands/pipeline.js";
+import { TransactionCommands } from "../commands/transactions.js";
 import type { EventStore } from "../eventstore/port.js";
+import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
 import {
   cacheMetrics,
   pipelineMetrics,
   projectorMetrics,
   trialBalanceDriftCheck,
 } from "../observability/metrics.js";
+import { postgresLagProbe, storeLagProbe } from "../projections/lag.js";
 import { LedgerProjection } from "../projections/ledger-projection.js";
 import { ProjectorRunner } from "../projections/runner.js";
+import { TransactionsProjection } from "../projections/transactions-projection.js";
 import { ReadModels } from "../queries/index.js";
+import { Reports } from "../queries/reports.js";
+import { TransactionQueries } from "../queries/transactions.js";
 
 export interface LedgerAppOptions {
   readonly store: EventStore;
@@ -59,13 +65,22 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
     logger.warn("NOVA_ADMIN_KEY was revoked by an operator; set a new one to have an admin key");
   }
   const registry = new Registry();
+  // Lag is counted in the events table when the events live in Postgres, else by the store.
+  const lagProbe =
+    store instanceof PostgresEventStore ? postgresLagProbe(pool) : storeLagProbe(store);
   const projector = new ProjectorRunner(store, pool, new LedgerProjection(), {
     logger: logger.child({ projection: "ledger" }),
+    lagProbe,
   });
-  await projector.start();
+  const transactionsProjector = new ProjectorRunner(store, pool, new TransactionsProjection(), {
+    logger: logger.child({ projection: "transactions" }),
+    lagProbe,
+  });
+  const projectors = [projector, transactionsProjector];
+  for (const runner of projectors) await runner.start();
   const pipeline = new CommandPipeline(store, { observer: pipelineMetrics(registry) });
   cacheMetrics(registry, pipeline.cache);
-  projectorMetrics(registry, projector);
+  projectorMetrics(registry, projectors);
   const drift = trialBalanceDriftCheck(
     registry,
     pool,
@@ -80,15 +95,22 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
         await pool.query("SELECT 1");
       },
       eventStore: () => store.ping(),
-      projections: () => projectionHealth(projector),
+      projections: () => projectionHealth(projectors),
     },
     ledger: {
       api: {
         ledger: new LedgerCommands(pipeline),
         readModels: new ReadModels(pool),
+        reports: new Reports(pool),
+        eventStore: store,
         progress: projector,
       },
       authenticator: keys,
+      transactions: {
+        commands: new TransactionCommands(pipeline),
+        queries: new TransactionQueries(pool),
+        progress: transactionsProjector,
+      },
     },
   });
   return {
@@ -102,25 +124,27 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
       drift.stop();
       await app.close();
       await pipeline.drain();
-      await projector.stop();
+      for (const runner of projectors) await runner.stop();
     },
   };
 }
 
-/** The projector's health: failing when it stopped on an event, with its lag either way. */
-async function projectionHealth(projector: ProjectorRunner): Promise<ProjectionHealth> {
-  const status = projector.status();
-  const lag = await projector.lag();
-  if (status.state === "failed") {
+/** The projectors' health: failing when one stopped on an event; their lag either way. */
+async function projectionHealth(projectors: readonly ProjectorRunner[]): Promise<ProjectionHealth> {
+  const lags = await Promise.all(projectors.map((runner) => runner.lag()));
+  const lag = lags.reduce((sum, each) => sum + each.events, 0);
+  const lagSeconds = Math.max(0, ...lags.map((each) => each.seconds));
+  const failures = projectors.flatMap((runner) => {
+    const status = runner.status();
+    if (status.state !== "failed") return [];
     const failure = status.failure;
-    return {
-      lag: lag.events,
-      lagSeconds: lag.seconds,
-      status: "failing",
-      error: failure
-        ? `stopped on ${failure.type} ${failure.stream}@${failure.revision} (${failure.position}): ${failure.message}`
-        : "the projector stopped",
-    };
-  }
-  return { lag: lag.events, lagSeconds: lag.seconds, status: "ok" };
+    return [
+      failure
+        ? `${status.name} stopped on ${failure.type} ${failure.stream}@${failure.revision} (${failure.position}): ${failure.message}`
+        : `${status.name} stopped`,
+    ];
+  });
+  return failures.length === 0
+    ? { lag, lagSeconds, status: "ok" }
+    : { lag, lagSeconds, status: "failing", error: failures.join("; ") };
 }

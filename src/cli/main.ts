@@ -4,7 +4,9 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
+import { auditCommand } from "./audit.js";
 import { keysCommand } from "./keys.js";
+import { projectionsCommand } from "./projections.js";
 import { createLogger, openDatabase, startServer } from "./runtime.js";
 
 const usage = `Usage: nova <command>
@@ -13,6 +15,9 @@ Commands:
   serve     start the HTTP API (embedded Postgres unless DATABASE_URL is set)
   migrate   apply the SQL migrations in migrations/ and exit
   keys      API keys: keys create --name <n> --scopes a,b | keys revoke <id> | keys list
+  audit     audit verify [--stream S] [--json]: replay the event store, check it and the read models
+  projections  projections status [--json] | projections rebuild [--batch-size N]: where each
+            projector stands; replay the log into fresh read models and switch over atomically
   help      show this text
 
 Configuration comes from the environment; see README.md.`;
@@ -63,6 +68,8 @@ const commands: Readonly<Record<string, () => Promise<void>>> = {
   serve,
   migrate: migrateCommand,
   keys: () => keysCommand(process.argv.slice(3)),
+  audit: () => auditCommand(process.argv.slice(3)),
+  projections: () => projectionsCommand(process.argv.slice(3)),
   help: async () => console.log(usage),
 };
 

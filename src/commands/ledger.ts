@@ -4,6 +4,7 @@
  */
 import {
   type AccountType,
+  accountTypeCodePattern,
   type DefineAccountType,
   decideDefineAccountType,
 } from "../domain/account-types/account-type.js";
@@ -14,6 +15,7 @@ import {
   balancesOf,
 } from "../domain/accounts/account.js";
 import {
+  accountNotFound,
   decideChangeStatus,
   decideOpenAccount,
   decideSetOverdraftLine,
@@ -23,6 +25,7 @@ import {
 } from "../domain/accounts/decide.js";
 import { decidePlaceHold, decideReleaseHold, type PlaceHold } from "../domain/accounts/holds.js";
 import { isRejection, type Rejection, reject } from "../domain/errors.js";
+import { checkPostingLimits } from "../domain/limits/limits.js";
 import { formatAmount } from "../domain/money/index.js";
 import {
   decideCaptureHold,
@@ -39,7 +42,10 @@ import {
   postingStream,
   referenceStream,
 } from "../domain/streams.js";
+import { checkTypedPosting } from "../domain/transaction-types/permissions.js";
 import { type AppendContext, formatPosition } from "../eventstore/port.js";
+import { ConfigurationReader, limitsFor, unplannedAccount } from "./configuration.js";
+import { MetadataSchemas } from "./metadata-schemas.js";
 import type { CommandOutcome, CommandPipeline, Decision, StreamView } from "./pipeline.js";
 import { type Actor, creationId, referenceHash, requestHash } from "./requests.js";
 import type { DomainEvent, HoldIndex, HoldOpened, ReferenceIndex } from "./streams.js";
@@ -84,13 +90,22 @@ export interface RecordPostingRequest {
 }
 
 export class LedgerCommands {
-  constructor(private readonly pipeline: CommandPipeline) {}
+  /** Configuration a typed posting is checked against (transaction types, permissions). */
+  private readonly configuration: ConfigurationReader;
+  /** Compiled account metadata schemas, one per account type. */
+  private readonly metadataSchemas = new MetadataSchemas();
 
-  defineAccountType(
+  constructor(private readonly pipeline: CommandPipeline) {
+    this.configuration = new ConfigurationReader(pipeline);
+  }
+
+  async defineAccountType(
     request: DefineAccountType,
     actor: Actor,
   ): Promise<CommandOutcome<AccountType>> {
     const stream = accountTypeStream(request.code);
+    const invalidSchema = this.metadataSchemas.schemaRejection(request.metadataSchema);
+    if (invalidSchema !== undefined) return rejected(invalidSchema);
     return this.pipeline.submit({
       name: "defineAccountType",
       streams: [stream],
@@ -118,6 +133,10 @@ export class LedgerCommands {
     const hash = idempotent ? requestHash("accounts.open", request) : null;
     const stream = accountStream(id);
     const typeStream = accountTypeStream(request.accountType);
+    // A code no type can have would not even name a stream the store accepts.
+    if (!accountTypeCodePattern.test(request.accountType)) {
+      return Promise.resolve(rejected(reject("UNKNOWN_ACCOUNT_TYPE", "no such account type")));
+    }
     return this.pipeline.submit({
       name: "openAccount",
       streams: [stream, typeStream],
@@ -135,13 +154,17 @@ export class LedgerCommands {
         if (hash !== null && existing !== undefined && existing.openRequestHash !== null) {
           return idempotencyKeyReused();
         }
+        const accountType = view.state(typeStream) as AccountType | undefined;
         const decision = decideOpenAccount(
           { ...request, accountId: id, requestHash: hash },
           accountOf(view, id),
-          view.state(typeStream) as AccountType | undefined,
+          accountType,
           now,
         );
         if (isRejection(decision)) return decision;
+        const invalidMetadata =
+          accountType && this.metadataSchemas.check(accountType, decision.data.metadata);
+        if (invalidMetadata) return invalidMetadata;
         return write([{ stream, events: [decision] }], (after) => accountView(after, id, now));
       },
     });
@@ -162,7 +185,7 @@ export class LedgerCommands {
     );
   }
 
-  recordPosting(
+  async recordPosting(
     request: RecordPostingRequest,
     actor: Actor,
   ): Promise<CommandOutcome<PostingResult>> {
@@ -172,12 +195,16 @@ export class LedgerCommands {
     const reference = request.reference ?? null;
     const claim = reference === null ? undefined : referenceStream(referenceHash(reference));
     const accountIds = unique(request.entries.map((entry) => entry.accountId));
+    const typed = await this.typedPostingCheck(request.transactionType ?? null, accountIds);
     return this.pipeline.submit({
       name: "recordPosting",
       streams: [ownStream, ...(claim ? [claim] : []), ...accountIds.map(accountStream)],
       presumedNew: [ownStream, ...(claim ? [claim] : [])],
       context: contextOf(actor),
       decide: (view, now) => {
+        // A replay answers as the original did, whatever the permissions are now.
+        const refused = view.state(ownStream) === undefined ? typed.refuse(view) : undefined;
+        if (refused !== undefined) return refused;
         const claimedBy = claim ? (view.state(claim) as ReferenceIndex | undefined) : undefined;
         const decision = decideRecordPosting(
           {
@@ -193,6 +220,8 @@ export class LedgerCommands {
           },
           now,
         );
+        const overLimit = typed.overLimit(view, decision, now);
+        if (overLimit !== undefined) return overLimit;
         return postingWrite(decision, view, ownStream, claim, accountIds, now);
       },
     });
@@ -381,6 +410,35 @@ export class LedgerCommands {
     return { balances: balanceView(account, now), position };
   }
 
+  /**
+   * API.md: a posting that names a transaction type needs the type to exist and every
+   * account's type to list it. The configuration is read before queueing (configuration.ts
+   * says why); the returned check runs inside the decision, on the accounts it decides on.
+   */
+  private async typedPostingCheck(
+    transactionType: string | null,
+    accountIds: readonly string[],
+  ): Promise<TypedPostingCheck> {
+    if (transactionType === null) return untypedPosting;
+    const [type, participation] = await Promise.all([
+      this.configuration.transactionType(transactionType),
+      this.configuration.participation(accountIds),
+    ]);
+    const limits = limitsFor(participation, transactionType);
+    return {
+      refuse: (view) => {
+        const accounts = accountsOf(view, accountIds);
+        const unplanned = unplannedAccount(accounts, participation);
+        if (unplanned !== undefined) return accountNotFound(unplanned);
+        return checkTypedPosting(transactionType, type, accounts, participation.permissions);
+      },
+      overLimit: (view, decision, now) =>
+        decision.kind === "accepted"
+          ? checkPostingLimits(decision.posting, accountsOf(view, accountIds), limits, now)
+          : undefined,
+    };
+  }
+
   private async holdAccount(holdId: string): Promise<string | undefined> {
     const index = (await this.pipeline.load(holdStream(holdId))).state as HoldIndex | undefined;
     return index?.accountId;
@@ -405,6 +463,19 @@ export class LedgerCommands {
     });
   }
 }
+
+/** The checks a posting that names a transaction type goes through, besides the posting's. */
+interface TypedPostingCheck {
+  /** The type exists and every account may take part (before the posting is decided). */
+  refuse(view: StreamView): Rejection | undefined;
+  /** No paying account goes over its limit (on the posting as decided). */
+  overLimit(view: StreamView, decision: PostingDecision, now: Date): Rejection | undefined;
+}
+
+const untypedPosting: TypedPostingCheck = {
+  refuse: () => undefined,
+  overLimit: () => undefined,
+};
 
 function postingWrite(
   decision: PostingDecision,
@@ -455,18 +526,21 @@ function balancesOfAccounts(view: StreamView, posting: Posting, now: Date): Bala
   });
 }
 
-function write<Result>(
+export function write<Result>(
   events: ReadonlyArray<{ readonly stream: string; readonly events: readonly DomainEvent[] }>,
   respond: (view: StreamView) => Result,
 ): Decision<Result> {
   return { kind: "write", events, respond };
 }
 
-function accountOf(view: StreamView, accountId: string): AccountState {
+export function accountOf(view: StreamView, accountId: string): AccountState {
   return view.state(accountStream(accountId)) as AccountState;
 }
 
-function accountsOf(view: StreamView, accountIds: readonly string[]): Map<string, AccountState> {
+export function accountsOf(
+  view: StreamView,
+  accountIds: readonly string[],
+): Map<string, AccountState> {
   return new Map(accountIds.map((accountId) => [accountId, accountOf(view, accountId)]));
 }
 
@@ -508,11 +582,11 @@ function holdResult(
   };
 }
 
-function contextOf(actor: Actor): AppendContext {
+export function contextOf(actor: Actor): AppendContext {
   return { correlationId: actor.correlationId, principal: actor.principal, occurredAt: new Date() };
 }
 
-function rejected<Result>(rejection: Rejection): CommandOutcome<Result> {
+export function rejected<Result>(rejection: Rejection): CommandOutcome<Result> {
   return { ok: false, rejection };
 }
 
@@ -520,7 +594,7 @@ function postingNotFound(postingId: string): Rejection {
   return reject("POSTING_NOT_FOUND", `posting ${postingId} does not exist`, { postingId });
 }
 
-function idempotencyKeyReused(): Rejection {
+export function idempotencyKeyReused(): Rejection {
   return reject(
     "IDEMPOTENCY_KEY_REUSED",
     "this Idempotency-Key was already used with a different request",
@@ -531,6 +605,6 @@ function holdNotFound(holdId: string): Rejection {
   return reject("HOLD_NOT_FOUND", `hold ${holdId} does not exist`, { holdId });
 }
 
-function unique<T>(values: readonly T[]): T[] {
+export function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
 }

@@ -10,6 +10,16 @@ import {
 import { type AccountEvent, type AccountState, evolveAccount } from "../domain/accounts/account.js";
 import { evolvePosting, type PostingEvent, type PostingState } from "../domain/postings/posting.js";
 import { streamPrefixes } from "../domain/streams.js";
+import {
+  evolveTransactionType,
+  type TransactionTypeEvent,
+  type TransactionTypeState,
+} from "../domain/transaction-types/transaction-type.js";
+import {
+  evolveTransaction,
+  type TransactionEvent,
+  type TransactionState,
+} from "../domain/transactions/transaction.js";
 
 /** In a `hold-<id>` stream: which account holds the hold (so a capture can find it by id). */
 export interface HoldOpened {
@@ -53,6 +63,16 @@ const kinds: readonly StreamKind<unknown>[] = [
     prefix: streamPrefixes.accountType,
     evolve: (state, event) =>
       evolveAccountType(state as AccountType | undefined, event as AccountTypeEvent),
+  },
+  {
+    prefix: streamPrefixes.transactionType,
+    evolve: (state, event) =>
+      evolveTransactionType(state as TransactionTypeState, event as TransactionTypeEvent),
+  },
+  {
+    prefix: streamPrefixes.transaction,
+    evolve: (state, event) =>
+      evolveTransaction(state as TransactionState, event as TransactionEvent),
   },
   {
     prefix: streamPrefixes.account,

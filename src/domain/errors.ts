@@ -25,9 +25,20 @@ export const rejectionCodes = [
   "HOLD_EXISTS",
   "HOLD_NOT_ACTIVE",
   "CAPTURE_EXCEEDS_HOLD",
+  "INVALID_TEMPLATE",
+  "UNKNOWN_TRANSACTION_TYPE",
+  "TRANSACTION_TYPE_NOT_ALLOWED",
+  "TRANSACTION_NOT_FOUND",
+  "TRANSACTION_EXISTS",
 ] as const;
 
 export type RejectionCode = (typeof rejectionCodes)[number];
+
+/** One violation of a rule about the request's content, located by a JSON Pointer. */
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
 
 export interface Rejection {
   readonly kind: "rejection";
@@ -35,6 +46,8 @@ export interface Rejection {
   readonly message: string;
   /** Facts a client can act on (e.g. the account short of funds); plain JSON. */
   readonly details?: Readonly<Record<string, string>>;
+  /** Every violation found, when a rule checks many things at once (a template, metadata). */
+  readonly errors?: readonly FieldError[];
 }
 
 export function reject(
@@ -45,6 +58,15 @@ export function reject(
   return details === undefined
     ? { kind: "rejection", code, message }
     : { kind: "rejection", code, message, details };
+}
+
+/** A rejection listing every violation found, so a client can fix them all in one go. */
+export function rejectWithErrors(
+  code: RejectionCode,
+  message: string,
+  errors: readonly FieldError[],
+): Rejection {
+  return { kind: "rejection", code, message, errors };
 }
 
 export function isRejection(value: unknown): value is Rejection {

@@ -8,6 +8,9 @@ export const streamPrefixes = {
   reference: "reference-",
   // Not "account-type-": a reader filtering on "account-" must not get configuration.
   accountType: "config-account-type-",
+  transactionType: "config-transaction-type-",
+  /** A domain transaction (business level: type, parties, status history). */
+  transaction: "transaction-",
 } as const;
 
 export const accountStream = (accountId: string) => `${streamPrefixes.account}${accountId}`;
@@ -17,3 +20,6 @@ export const holdStream = (holdId: string) => `${streamPrefixes.hold}${holdId}`;
 export const referenceStream = (referenceHash: string) =>
   `${streamPrefixes.reference}${referenceHash}`;
 export const accountTypeStream = (code: string) => `${streamPrefixes.accountType}${code}`;
+export const transactionTypeStream = (code: string) => `${streamPrefixes.transactionType}${code}`;
+export const transactionStream = (transactionId: string) =>
+  `${streamPrefixes.transaction}${transactionId}`;

@@ -10,7 +10,7 @@ import type { AggregateCache } from "../commands/aggregate-cache.js";
 import type { PipelineObserver } from "../commands/pipeline.js";
 
 export interface ProjectorProbe {
-  status(): { readonly state: string };
+  status(): { readonly name: string; readonly state: string };
   lag(): Promise<{ readonly events: number; readonly seconds: number }>;
 }
 
@@ -76,31 +76,42 @@ export function cacheMetrics(registry: Registry, cache: AggregateCache): void {
   });
 }
 
-/** The projector's lag and whether it stopped on an event, read when Prometheus scrapes. */
-export function projectorMetrics(registry: Registry, projector: ProjectorProbe): void {
-  const lag = async () => projector.lag().catch(() => ({ events: -1, seconds: -1 }));
+/** Each projector's lag and whether it stopped on an event, read when Prometheus scrapes. */
+export function projectorMetrics(registry: Registry, projectors: readonly ProjectorProbe[]): void {
+  const lagOf = async (projector: ProjectorProbe) =>
+    projector.lag().catch(() => ({ events: -1, seconds: -1 }));
   new Gauge({
     name: "nova_projection_lag_events",
     help: "Events appended but not yet projected into the read models (-1: unknown)",
+    labelNames: ["projection"] as const,
     registers: [registry],
     async collect() {
-      this.set((await lag()).events);
+      for (const projector of projectors) {
+        this.set({ projection: projector.status().name }, (await lagOf(projector)).events);
+      }
     },
   });
   new Gauge({
     name: "nova_projection_lag_seconds",
     help: "Age of the oldest event not yet projected (0 when caught up; -1: unknown)",
+    labelNames: ["projection"] as const,
     registers: [registry],
     async collect() {
-      this.set((await lag()).seconds);
+      for (const projector of projectors) {
+        this.set({ projection: projector.status().name }, (await lagOf(projector)).seconds);
+      }
     },
   });
   new Gauge({
     name: "nova_projection_failed",
     help: "1 when the projector stopped on an event it could not apply (see the logs), else 0",
+    labelNames: ["projection"] as const,
     registers: [registry],
     collect() {
-      this.set(projector.status().state === "failed" ? 1 : 0);
+      for (const projector of projectors) {
+        const status = projector.status();
+        this.set({ projection: status.name }, status.state === "failed" ? 1 : 0);
+      }
     },
   });
 }

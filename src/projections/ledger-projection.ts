@@ -32,6 +32,11 @@ export class LedgerProjection {
   readonly name = "ledger";
   private readonly partitionMonthsReady = new Set<string>();
 
+  /** The tables were replaced or a transaction that made partitions rolled back. */
+  reset(): void {
+    this.partitionMonthsReady.clear();
+  }
+
   async apply(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     await this.insertRecords(client, events);
     let entries: EntryRow[] = [];
@@ -65,8 +70,16 @@ export class LedgerProjection {
       if (event.type === "AccountTypeDefined") types.push(data);
       else if (event.type === "AccountOpened") accounts.push(data);
       else if (event.type === "PostingRecorded") {
+        // Only the columns: the legs come as EntryPosted events, so the JSON stays small.
         postings.push({
-          ...data,
+          postingId: data.postingId,
+          reference: data.reference,
+          transactionType: data.transactionType,
+          description: data.description,
+          reverses: data.reverses,
+          holdId: data.holdId,
+          metadata: data.metadata,
+          createdAt: data.createdAt,
           principal: event.metadata.principal,
           position: formatPosition(event.position),
         });

@@ -4,6 +4,11 @@
  * loses nothing. An event that fails (a trigger re-check, a handler bug) stops the projector
  * on that very event; it is logged with its stream, revision and position, health turns
  * failing, and a restart retries it. It never skips.
+ *
+ * Each batch first locks the checkpoint row and checks it (checkpoints.ts). When a rebuild
+ * switched the read models over meanwhile, the row says so: the batch is rolled back unwritten
+ * and the runner subscribes again from the new checkpoint (`CheckpointMoved`), so it never
+ * writes half into the old tables and half into the new ones.
  */
 import type pg from "pg";
 import {
@@ -14,10 +19,21 @@ import {
   type RecordedEvent,
   type Subscription,
 } from "../eventstore/port.js";
+import {
+  advanceCheckpoint,
+  CheckpointMoved,
+  ensureCheckpoint,
+  lockCheckpoint,
+  logStart,
+  readCheckpoint,
+} from "./checkpoints.js";
+import { type Lag, type LagProbe, postgresLagProbe } from "./lag.js";
 
 export interface Projection {
   readonly name: string;
   apply(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+  /** Forgets what the projection remembers of its tables: they were replaced by a rebuild. */
+  reset?(): void;
 }
 
 export interface ProjectorFailure {
@@ -39,52 +55,47 @@ export interface ProjectorStatus {
   readonly failure: ProjectorFailure | null;
 }
 
+export interface ProjectorOptions {
+  readonly logger?: ProjectorLogger;
+  readonly batchSizeMax?: number;
+  /** How lag is measured; by default from the Postgres events table on the runner's pool. */
+  readonly lagProbe?: LagProbe;
+}
+
 export const projectorBatchSizeMaxDefault = 1_000;
 /** Events that create the rows others refer to; a projection applies them first. */
 const recordTypes = new Set(["AccountTypeDefined", "AccountOpened", "PostingRecorded"]);
-/** Lag is counted up to this many events: beyond it the exact figure costs more than it tells. */
-const lagCountMax = 1_000_000;
 
 export class ProjectorRunner {
   private subscription: Subscription | undefined;
   private position: LogPosition | undefined;
   private state: ProjectorStatus["state"] = "stopped";
   private failure: ProjectorFailure | null = null;
+  private stopping = false;
   private waiters: Array<{ position: LogPosition; resolve: () => void }> = [];
+  private readonly lagProbe: LagProbe;
 
   constructor(
     private readonly store: EventStore,
     private readonly pool: pg.Pool,
     private readonly projection: Projection,
-    private readonly options: { logger?: ProjectorLogger; batchSizeMax?: number } = {},
-  ) {}
+    private readonly options: ProjectorOptions = {},
+  ) {
+    this.lagProbe = options.lagProbe ?? postgresLagProbe(pool);
+  }
 
   async start(): Promise<void> {
-    this.position = await this.readCheckpoint();
+    await ensureCheckpoint(this.pool, this.projection.name);
+    const checkpoint = await readCheckpoint(this.pool, this.projection.name);
+    this.position = checkpoint?.position;
     this.failure = null;
+    this.stopping = false;
     this.state = "running";
-    this.subscription = this.store.subscribe(
-      {
-        ...(this.position === undefined ? {} : { fromPosition: this.position }),
-        batchSizeMax: this.options.batchSizeMax ?? projectorBatchSizeMaxDefault,
-      },
-      (events, lastPosition) => this.applyBatch(events, lastPosition),
-    );
-    this.subscription.done.catch((error: unknown) => {
-      this.state = "failed";
-      if (this.failure === null) {
-        this.failure = {
-          message: error instanceof Error ? error.message : String(error),
-          stream: "",
-          revision: -1,
-          position: this.position ? formatPosition(this.position) : "",
-          type: "",
-        };
-      }
-    });
+    this.subscribeFrom(this.position);
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.subscription?.stop();
     if (this.state === "running") this.state = "stopped";
   }
@@ -114,22 +125,53 @@ export class ProjectorRunner {
     return result;
   }
 
-  /** Events in the store that this projection has not applied yet (bounded count). */
-  async lag(): Promise<{ events: number; seconds: number }> {
-    const from = this.position ?? { commit: 0n, prepare: 0n };
-    const result = await this.pool.query<{ events: string; oldest: Date | null }>(
-      `SELECT count(*) AS events, min(recorded_at) AS oldest FROM (
-         SELECT recorded_at FROM events
-          WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
-          LIMIT $3) AS unprojected`,
-      [from.commit.toString(), from.prepare.toString(), lagCountMax],
+  /**
+   * Events in the store that this projection has not applied yet (bounded count), and the age
+   * in seconds of the oldest of them (0 when caught up).
+   */
+  lag(): Promise<Lag> {
+    return this.lagProbe(this.position);
+  }
+
+  private subscribeFrom(position: LogPosition | undefined): void {
+    const subscription = this.store.subscribe(
+      {
+        ...(position === undefined ? {} : { fromPosition: position }),
+        batchSizeMax: this.options.batchSizeMax ?? projectorBatchSizeMaxDefault,
+      },
+      (events, lastPosition) => this.applyBatch(events, lastPosition),
     );
-    const row = result.rows[0];
-    const oldest = row?.oldest;
-    return {
-      events: Number(row?.events ?? 0),
-      seconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1_000) : 0,
-    };
+    this.subscription = subscription;
+    subscription.done.catch((error: unknown) => this.subscriptionEnded(subscription, error));
+  }
+
+  /**
+   * A moved checkpoint is not a failure: the read models were switched to rebuilt tables,
+   * which stand at the new checkpoint, so projecting goes on from there.
+   */
+  private subscriptionEnded(subscription: Subscription, error: unknown): void {
+    if (subscription !== this.subscription || this.stopping) return;
+    if (error instanceof CheckpointMoved) {
+      this.projection.reset?.();
+      this.position = error.stored;
+      this.wakeWaiters();
+      this.subscribeFrom(error.stored);
+      return;
+    }
+    this.state = "failed";
+    if (this.failure === null) {
+      this.failure = {
+        message: error instanceof Error ? error.message : String(error),
+        stream: "",
+        revision: -1,
+        position: this.position ? formatPosition(this.position) : "",
+        type: "",
+      };
+      this.options.logger?.error(
+        { projection: this.projection.name, ...this.failure },
+        "projection stopped",
+      );
+    }
   }
 
   private hasPassed(position: LogPosition): boolean {
@@ -144,10 +186,10 @@ export class ProjectorRunner {
     ready: readonly RecordedEvent[],
     lastPosition: LogPosition,
   ): Promise<void> {
-    const last = { position: lastPosition };
     try {
-      await this.inTransaction(ready, last.position);
-    } catch {
+      await this.inTransaction(ready, lastPosition);
+    } catch (error) {
+      if (error instanceof CheckpointMoved) throw error;
       // Find the commit that fails, applying one commit at a time, each with its checkpoint.
       for (const commit of groupByCommit(ready)) {
         const commitLast = commit.at(-1);
@@ -155,6 +197,7 @@ export class ProjectorRunner {
         try {
           await this.inTransaction(commit, commitLast.position);
         } catch (error) {
+          if (error instanceof CheckpointMoved) throw error;
           const culprit = await this.findFailingEvent(commit);
           this.fail(culprit ?? commit[0] ?? commitLast, error);
           throw error;
@@ -186,6 +229,7 @@ export class ProjectorRunner {
       return undefined;
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
+      this.projection.reset?.();
       client.release();
     }
   }
@@ -197,24 +241,14 @@ export class ProjectorRunner {
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
+      await lockCheckpoint(client, this.projection.name, this.position ?? logStart);
       if (events.length > 0) await this.projection.apply(client, events);
-      await client.query(
-        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position, events_projected, updated_at)
-         VALUES ($1, $2::text::xid8, $3, $4, now())
-         ON CONFLICT (name) DO UPDATE SET commit_position = excluded.commit_position,
-           prepare_position = excluded.prepare_position,
-           events_projected = projection_checkpoints.events_projected + excluded.events_projected,
-           updated_at = now()`,
-        [
-          this.projection.name,
-          lastPosition.commit.toString(),
-          lastPosition.prepare.toString(),
-          events.length,
-        ],
-      );
+      await advanceCheckpoint(client, this.projection.name, lastPosition, events.length);
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
+      // What the projection remembers of this transaction's writes (e.g. partitions) is gone.
+      this.projection.reset?.();
       throw error;
     } finally {
       client.release();
@@ -241,17 +275,6 @@ export class ProjectorRunner {
   private wakeWaiters(): void {
     const ready = this.waiters.filter((waiter) => this.hasPassed(waiter.position));
     for (const waiter of ready) waiter.resolve();
-  }
-
-  private async readCheckpoint(): Promise<LogPosition | undefined> {
-    const result = await this.pool.query<{ commit_position: string; prepare_position: string }>(
-      "SELECT commit_position::text, prepare_position FROM projection_checkpoints WHERE name = $1",
-      [this.projection.name],
-    );
-    const row = result.rows[0];
-    return row
-      ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) }
-      : undefined;
   }
 }
 

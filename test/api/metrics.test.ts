@@ -63,8 +63,8 @@ describe("GET /metrics", () => {
     ).toBe(2);
     expect(sample(text, "nova_command_batch_size_count")).toBeGreaterThanOrEqual(5);
     expect(sample(text, "nova_events_appended_total")).toBeGreaterThanOrEqual(7);
-    expect(sample(text, "nova_projection_lag_events")).toBe(0);
-    expect(sample(text, "nova_projection_failed")).toBe(0);
+    expect(sample(text, 'nova_projection_lag_events{projection="ledger"}')).toBe(0);
+    expect(sample(text, 'nova_projection_failed{projection="ledger"}')).toBe(0);
     expect(sample(text, "nova_aggregate_cache_hits")).toBeGreaterThan(0);
     expect(text).toMatch(
       /nova_http_request_duration_seconds_count\{method="POST",route="\/v1\/postings",status="201"\} 1/,

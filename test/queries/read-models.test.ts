@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PostingResult } from "../../src/commands/ledger.js";
 import type { CommandOutcome } from "../../src/commands/pipeline.js";
+import { TransactionCommands } from "../../src/commands/transactions.js";
 import { Decimal } from "../../src/domain/money/index.js";
 import type { Posting } from "../../src/domain/postings/posting.js";
 import {
@@ -124,6 +125,33 @@ describe("the read models the GET endpoints answer from", () => {
         actor(),
       ),
     );
+    // A posting that names a transaction type needs the type, and every account's type must
+    // list it (API.md "Configuration": default deny).
+    const config = new TransactionCommands(t.pipeline);
+    for (const code of ["CASH_IN", "P2P"]) {
+      await command(
+        config.defineTransactionType(
+          {
+            code,
+            description: code,
+            requiresTwoFactor: false,
+            postings: [
+              { side: "DEBIT", role: "payer", percent: "1" },
+              { side: "CREDIT", role: "payee", percent: "1" },
+            ],
+          },
+          actor(),
+        ),
+      );
+    }
+    for (const code of ["WALLET", "SUSPENSE", "AGENT_FLOAT"]) {
+      await command(
+        config.setAccountTypeTransactionTypes(
+          { code, transactionTypes: ["CASH_IN", "P2P"] },
+          actor(),
+        ),
+      );
+    }
     ids.funding = await open("SUSPENSE", "XCD", { ownerId: "bank", name: "Funding" });
     ids.fundingJpy = await open("SUSPENSE", "JPY", { ownerId: "bank" });
     ids.fundingKwd = await open("SUSPENSE", "KWD", { ownerId: "bank" });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { StatusAction } from "../../domain/accounts/decide.js";
 import { actorOf, notFound, resultOf } from "../outcomes.js";
 import { accountBody, balanceBody, overdraftBody } from "../presenters.js";
+import { ProblemError } from "../problem.js";
 import {
   account,
   accountParams,
@@ -135,16 +136,19 @@ export async function accountRoutes(instance: FastifyInstance, api: LedgerApi): 
         tags,
         summary: "Read an account's balances",
         description:
-          "From the read models, or with `consistency=strong` from the write model (every committed posting).",
+          "From the read models, or with `consistency=strong` from the write model (every committed posting), or with `asOf` as they stood at a past instant.",
         headers: readHeaders,
         params: accountParams,
         querystring: balancesQuery,
-        response: { 200: balanceSet, 404: problem },
+        response: { 200: balanceSet, 400: problem, 404: problem },
       },
     },
     async (request) => {
       const accountId = request.params.id;
       const now = new Date();
+      if (request.query.asOf !== undefined) {
+        return balancesAsOf(api, accountId, request.query.asOf, request.query.consistency);
+      }
       if (request.query.consistency === "strong") {
         const strong = await api.ledger.strongBalances(accountId, now);
         if (strong === undefined) throw accountNotFound(accountId);
@@ -156,6 +160,31 @@ export async function accountRoutes(instance: FastifyInstance, api: LedgerApi): 
       return { ...found, position };
     },
   );
+}
+
+/**
+ * Balances at a past instant (`?asOf=`), from ledger_entries and holds: what was posted and
+ * held then. The write model only knows the present, so `consistency=strong` cannot apply.
+ */
+async function balancesAsOf(
+  api: LedgerApi,
+  accountId: string,
+  asOf: string,
+  consistency: "eventual" | "strong" | undefined,
+) {
+  if (consistency === "strong") {
+    throw new ProblemError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      title: "Invalid request",
+      detail: "asOf reads the read models; it cannot be combined with consistency=strong",
+      errors: [{ path: "/querystring/asOf", message: "excludes consistency=strong" }],
+    });
+  }
+  const position = api.progress.status().position;
+  const found = await api.reports.balancesAsOf(accountId, new Date(asOf));
+  if (found === undefined) throw accountNotFound(accountId);
+  return { ...found, position };
 }
 
 function accountNotFound(accountId: string) {

@@ -60,6 +60,11 @@ export interface EntryPosted {
     /** Posted balance after this entry, in the account's normal-balance sense. */
     readonly balanceAfter: string;
     readonly at: string;
+    /**
+     * The posting's transaction type, on the entries of a typed posting that is not a
+     * reversal: what limits count (src/domain/limits).
+     */
+    readonly transactionType?: string;
   };
 }
 
@@ -146,6 +151,21 @@ export interface Account {
   readonly holds: ReadonlyMap<string, ActiveHold>;
   readonly overdraftLimit: Decimal;
   readonly overdraftExpiresAt: string | null;
+  /** What the account paid per transaction type in the UTC day and month of its last payment. */
+  readonly paid?: ReadonlyMap<string, PaidWindow>;
+}
+
+/** Payments (DEBIT entries of typed postings) within one UTC day and one UTC month. */
+export interface PaidWindow {
+  /** "YYYY-MM-DD" (UTC) the day figures are for. */
+  readonly day: string;
+  readonly dayAmount: Decimal;
+  readonly dayCount: number;
+  /** "YYYY-MM" (UTC) the month figure is for. */
+  readonly month: string;
+  readonly monthAmount: Decimal;
+  /** A posting with two DEBIT legs on the account counts once. */
+  readonly lastPostingId: string;
 }
 
 /** Undefined: the stream has no AccountOpened (the account does not exist). */
@@ -166,7 +186,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         overdraftExpiresAt: event.data.expiresAt,
       };
     case "EntryPosted":
-      return { ...state, posted: new Decimal(event.data.balanceAfter) };
+      return withPayment({ ...state, posted: new Decimal(event.data.balanceAfter) }, event);
     case "HoldPlaced":
       return {
         ...state,
@@ -185,8 +205,9 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
 
 /** The account as its opening left it: what a replayed opening answers with. */
 export function asOpened(account: Account): Account {
+  const { paid: _paid, ...opened } = account;
   return {
-    ...account,
+    ...opened,
     status: "ACTIVE",
     posted: zero,
     holds: new Map(),
@@ -215,6 +236,50 @@ function opened(event: AccountOpened): Account {
     overdraftLimit: zero,
     overdraftExpiresAt: null,
   };
+}
+
+/** Counts a DEBIT entry of a typed posting in the account's day and month windows. */
+function withPayment(account: Account, event: EntryPosted): Account {
+  const { transactionType, side, postingId, amount, at } = event.data;
+  if (transactionType === undefined || side !== "DEBIT") return account;
+  const before = windowAt(account, transactionType, at);
+  const samePosting = before.lastPostingId === postingId;
+  const window: PaidWindow = {
+    ...before,
+    dayAmount: before.dayAmount.plus(amount),
+    dayCount: before.dayCount + (samePosting ? 0 : 1),
+    monthAmount: before.monthAmount.plus(amount),
+    lastPostingId: postingId,
+  };
+  const paid = new Map(account.paid ?? []);
+  paid.set(transactionType, window);
+  return { ...account, paid };
+}
+
+/** The account's window for `transactionType` as of `at`: emptied when the day or month moved on. */
+function windowAt(account: Account, transactionType: string, at: string): PaidWindow {
+  const day = at.slice(0, 10);
+  const month = at.slice(0, 7);
+  const stored = account.paid?.get(transactionType);
+  const sameMonth = stored?.month === month;
+  const sameDay = sameMonth && stored?.day === day;
+  return {
+    day,
+    dayAmount: sameDay && stored ? stored.dayAmount : zero,
+    dayCount: sameDay && stored ? stored.dayCount : 0,
+    month,
+    monthAmount: sameMonth && stored ? stored.monthAmount : zero,
+    lastPostingId: stored?.lastPostingId ?? "",
+  };
+}
+
+/** What the account paid in `transactionType` postings in the UTC day and month of `now`. */
+export function paidWithin(
+  account: Account,
+  transactionType: string,
+  now: Date,
+): { readonly dayAmount: Decimal; readonly dayCount: number; readonly monthAmount: Decimal } {
+  return windowAt(account, transactionType, now.toISOString());
 }
 
 function withHold(holds: ReadonlyMap<string, ActiveHold>, hold: ActiveHold) {

@@ -390,6 +390,9 @@ function applyPosting(
   const accountEvents = new Map<string, AccountEvent[]>();
   const touched = new Map<string, { account: Account; net: Decimal }>();
   const at = now.toISOString();
+  // Entries name their typed posting's type so accounts can count payments (limits);
+  // a reversal gives nothing back to a limit, so it counts nothing either.
+  const countsTowardLimits = recorded.data.reverses === null ? recorded.data.transactionType : null;
   for (const entry of recorded.data.entries) {
     let current = touched.get(entry.accountId);
     if (current === undefined) {
@@ -410,6 +413,7 @@ function applyPosting(
         currency: entry.currency,
         balanceAfter: formatAmount(current.account.posted.plus(delta), entry.currency),
         at,
+        ...(countsTowardLimits === null ? {} : { transactionType: countsTowardLimits }),
       },
     };
     accountEvents.get(entry.accountId)?.push(posted);

@@ -88,6 +88,8 @@ describe("recording a posting", () => {
           currency: "XCD",
           balanceAfter: "70.00",
           at: nowIso,
+          // The posting's type, so the account can count what it pays toward limits.
+          transactionType: "P2P",
         },
       },
     ]);
