@@ -7,8 +7,12 @@
  */
 import type pg from "pg";
 import { streamPrefixes } from "../domain/streams.js";
-import type { RecordedEvent } from "../eventstore/port.js";
-import { formatPosition } from "../eventstore/port.js";
+import {
+  comparePositions,
+  formatPosition,
+  type LogPosition,
+  type RecordedEvent,
+} from "../eventstore/port.js";
 
 const accountPrefix = streamPrefixes.account;
 
@@ -65,14 +69,16 @@ export class LedgerProjection {
     const types: Data[] = [];
     const accounts: Data[] = [];
     const postings: Data[] = [];
+    const commits = commitPositions(events);
     for (const event of events) {
       const data = event.data as Data;
       if (event.type === "AccountTypeDefined") types.push(data);
       else if (event.type === "AccountOpened") accounts.push(data);
       else if (event.type === "PostingRecorded") {
-        // Only the columns: the legs come as EntryPosted events, so the JSON stays small.
+        // The legs' amounts and balances come as EntryPosted events; these are only their order.
         postings.push({
           postingId: data.postingId,
+          entries: data.entries,
           reference: data.reference,
           transactionType: data.transactionType,
           description: data.description,
@@ -81,7 +87,8 @@ export class LedgerProjection {
           metadata: data.metadata,
           createdAt: data.createdAt,
           principal: event.metadata.principal,
-          position: formatPosition(event.position),
+          // The commit's position, as the command answered it (not the event's own).
+          position: formatPosition(commits.get(event.position.commit) ?? event.position),
         });
       }
     }
@@ -115,12 +122,12 @@ export class LedgerProjection {
         `WITH recorded AS (
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("postingId" uuid, reference text,
              "transactionType" text, description text, reverses uuid, "holdId" uuid,
-             metadata jsonb, principal text, "createdAt" timestamptz, position text)
+             metadata jsonb, principal text, "createdAt" timestamptz, position text, entries jsonb)
          ), inserted AS (
            INSERT INTO ledger_transactions (posting_id, reference, transaction_type, description, status,
-             reverses, hold_id, metadata, principal, created_at, position)
+             reverses, hold_id, metadata, principal, created_at, position, entries)
            SELECT "postingId", reference, "transactionType", description, 'POSTED', reverses, "holdId",
-                  metadata, principal, "createdAt", position
+                  metadata, principal, "createdAt", position, entries
              FROM recorded
          )
          INSERT INTO ledger_transaction_history (posting_id, status, changed_at)
@@ -157,6 +164,21 @@ export class LedgerProjection {
   }
 }
 
+/**
+ * The position of each commit in the batch: its last event's. A page of the log never ends
+ * inside a commit (the event store's promise), so each commit is here whole.
+ */
+function commitPositions(events: readonly RecordedEvent[]): Map<bigint, LogPosition> {
+  const commits = new Map<bigint, LogPosition>();
+  for (const event of events) {
+    const seen = commits.get(event.position.commit);
+    if (seen === undefined || comparePositions(event.position, seen) > 0) {
+      commits.set(event.position.commit, event.position);
+    }
+  }
+  return commits;
+}
+
 function changesBalances(type: string): boolean {
   return type.startsWith("Hold") || type === "OverdraftLineSet";
 }
@@ -186,8 +208,9 @@ async function applyChange(client: pg.PoolClient, event: RecordedEvent, data: Da
       return;
     case "OverdraftLineSet":
       await client.query(
-        "UPDATE account_balances SET overdraft_limit = $2, updated_at = $3 WHERE account_id = $1",
-        [accountId, data.limit, data.at],
+        `UPDATE account_balances SET overdraft_limit = $2, overdraft_expires_at = $4, updated_at = $3
+          WHERE account_id = $1`,
+        [accountId, data.limit, data.at, data.expiresAt ?? null],
       );
       return;
     case "HoldPlaced":

@@ -20,7 +20,10 @@ const migrationsDir = path.resolve(
  * changes a read-model table joins this list; until it does, a rebuild refuses to switch over
  * (its tables would not match the live ones, see `rebuild.ts`).
  */
-export const readModelMigrations: readonly string[] = ["002.do.ledger-read-models.sql"];
+export const readModelMigrations: readonly string[] = [
+  "002.do.ledger-read-models.sql",
+  "009.do.read-model-details.sql",
+];
 
 /**
  * Creates the read models in `schema` (which must exist and be empty), in the caller's

@@ -26,7 +26,6 @@ import {
   type BalanceRow,
   type BalanceSetResource,
   balanceSetResource,
-  type EntryRow,
   type HoldResource,
   type HoldRow,
   holdResource,
@@ -81,18 +80,7 @@ const accountTypeColumns =
 const accountColumns =
   "id, account_type, currency::text AS currency, country, owner_id, name, status, metadata, created_at";
 const postingColumns = `t.posting_id, t.status, t.transaction_type, t.reference, t.description,
-  t.metadata, t.created_at, t.reverses, t.reversed_by, t.position`;
-
-/**
- * A posting's legs. The read model does not keep the order the legs were requested in, so
- * they come in a fixed order of their own: debits first, then by account and by the entry's
- * revision in that account's stream.
- */
-const entriesSql = `
-  SELECT posting_id, account_id, side, amount::text AS amount, currency::text AS currency
-    FROM ledger_entries
-   WHERE posting_id = ANY($1::uuid[])
-   ORDER BY posting_id, side = 'CREDIT', account_id, account_revision`;
+  t.metadata, t.created_at, t.reverses, t.reversed_by, t.position, t.entries`;
 
 /**
  * Only holds that still count: ACTIVE and not past their expiry at $2. The projection's
@@ -101,7 +89,8 @@ const entriesSql = `
  */
 const balanceSql = `
   SELECT b.account_id, b.currency::text AS currency, b.posted::text AS posted,
-         b.overdraft_limit::text AS overdraft_limit,
+         (CASE WHEN b.overdraft_expires_at IS NULL OR b.overdraft_expires_at > $2
+               THEN b.overdraft_limit ELSE 0 END)::text AS overdraft_limit,
          (SELECT COALESCE(sum(h.amount), 0)
             FROM holds h
            WHERE h.account_id = b.account_id AND h.status = 'ACTIVE'
@@ -196,7 +185,7 @@ export class ReadModels {
          FROM ledger_transactions t WHERE t.posting_id = $1`,
       [id],
     );
-    const [posting] = await this.withEntries(result.rows);
+    const [posting] = result.rows.map(postingResource);
     return posting;
   }
 
@@ -221,7 +210,7 @@ export class ReadModels {
         : accountPostingsSql(where, query.accountId, query, after);
     const result = await this.pool.query<PostingRow>(sql, where.values);
     const rows = result.rows.slice(0, query.limit);
-    const data = await this.withEntries(rows);
+    const data = rows.map(postingResource);
     const last = rows.at(-1);
     const more = result.rows.length > query.limit && last !== undefined;
     return {
@@ -243,18 +232,6 @@ export class ReadModels {
   }
 
   /** The postings with their legs: one query for the legs of the whole page, not one each. */
-  private async withEntries(rows: readonly PostingRow[]): Promise<PostingResource[]> {
-    if (rows.length === 0) return [];
-    const postingIds = rows.map((row) => row.posting_id);
-    const result = await this.pool.query<EntryRow>(entriesSql, [postingIds]);
-    const byPosting = new Map<string, EntryRow[]>();
-    for (const entry of result.rows) {
-      const entries = byPosting.get(entry.posting_id) ?? [];
-      entries.push(entry);
-      byPosting.set(entry.posting_id, entries);
-    }
-    return rows.map((row) => postingResource(row, byPosting.get(row.posting_id) ?? []));
-  }
 }
 
 type PostingKey = { readonly at: string; readonly id: string } | undefined;

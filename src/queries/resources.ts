@@ -174,26 +174,28 @@ export interface PostingRow {
   reverses: string | null;
   reversed_by: string | null;
   position: string;
+  /** The legs in the order they were requested (from PostingRecorded). */
+  entries: readonly EntryJson[];
   /** created_at as µs UTC text: the sort key a cursor carries (Date keeps only ms). */
   sort_at: string;
 }
 
-export interface EntryRow {
-  posting_id: string;
-  account_id: string;
+/** A leg as ledger_transactions.entries keeps it: the write side's PostingEntry. */
+export interface EntryJson {
+  accountId: string;
   side: Side;
   amount: string;
   currency: string;
 }
 
-export function postingResource(row: PostingRow, entries: readonly EntryRow[]): PostingResource {
+export function postingResource(row: PostingRow): PostingResource {
   return {
     id: row.posting_id,
     status: row.status,
     transactionType: row.transaction_type,
     reference: row.reference,
     description: row.description,
-    entries: entries.map(entryResource),
+    entries: row.entries.map(entryResource),
     metadata: row.metadata,
     createdAt: row.created_at.toISOString(),
     reverses: row.reverses,
@@ -202,11 +204,11 @@ export function postingResource(row: PostingRow, entries: readonly EntryRow[]): 
   };
 }
 
-function entryResource(row: EntryRow): PostingEntryResource {
+function entryResource(entry: EntryJson): PostingEntryResource {
   return {
-    accountId: row.account_id,
-    side: row.side,
-    amount: amountText(row.amount, row.currency),
+    accountId: entry.accountId,
+    side: entry.side,
+    amount: amountText(entry.amount, entry.currency),
   };
 }
 
