@@ -13,7 +13,15 @@ import { ProblemError } from "./problem.js";
 declare module "fastify" {
   interface FastifyRequest {
     /** What a command answered, for the request's log line. */
-    commandResult: { readonly position: string; readonly replayed: boolean } | undefined;
+    commandResult:
+      | {
+          readonly position: string;
+          readonly replayed: boolean;
+          readonly postingId?: string;
+          readonly accountId?: string;
+          readonly holdId?: string;
+        }
+      | undefined;
   }
 }
 
@@ -77,8 +85,27 @@ export function resultOf<Result>(
 ): { result: Result; position: string } {
   if (!outcome.ok) throw rejectionProblem(outcome.rejection, context);
   if (outcome.replayed) reply.header("idempotent-replayed", "true");
-  reply.request.commandResult = { position: outcome.position, replayed: outcome.replayed };
+  reply.request.commandResult = {
+    position: outcome.position,
+    replayed: outcome.replayed,
+    ...resourceIdsOf(outcome.result),
+  };
   return { result: outcome.result, position: outcome.position };
+}
+
+/** The ids a command's result names (posting, account, hold), for the request's log line. */
+function resourceIdsOf(result: unknown): { postingId?: string; accountId?: string; holdId?: string } {
+  if (typeof result !== "object" || result === null) return {};
+  const { posting, account, holdId } = result as {
+    posting?: { id?: unknown };
+    account?: { id?: unknown };
+    holdId?: unknown;
+  };
+  return {
+    ...(typeof posting?.id === "string" ? { postingId: posting.id } : {}),
+    ...(typeof account?.id === "string" ? { accountId: account.id } : {}),
+    ...(typeof holdId === "string" ? { holdId } : {}),
+  };
 }
 
 /** Who is asking: the authenticated principal, the request id and the Idempotency-Key. */

@@ -41,7 +41,12 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(): Promise<TestApi> {
+export interface TestApiOptions {
+  /** Where the server's JSON log lines go (default: nowhere). */
+  readonly log?: { write(line: string): void };
+}
+
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const database = await createTestDatabase({ poolSizeMax: 30 });
   // As the server does: every session works as the least-privilege role.
   const pool = createPool({
@@ -53,7 +58,8 @@ export async function startTestApi(): Promise<TestApi> {
   const ledger = await createLedgerApp({
     store,
     pool,
-    logger: pino({ level: "silent" }),
+    logger:
+      options.log === undefined ? pino({ level: "silent" }) : pino({ level: "info" }, options.log),
     adminKey,
     keyCacheTtlMs: 1,
   });

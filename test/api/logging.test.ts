@@ -1,0 +1,67 @@
+/**
+ * The request log: one JSON line per request with who asked and what the command did, and
+ * never a secret (API keys, X-OTP codes).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminKey, startTestApi, type TestApi } from "./support.js";
+
+const lines: string[] = [];
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ log: { write: (line) => lines.push(line) } });
+});
+afterAll(async () => api.close());
+
+function requestLines(): Array<Record<string, unknown>> {
+  return lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === "request");
+}
+
+describe("the request log", () => {
+  it("has one line per request with route, status, duration, principal, ids and position", async () => {
+    await api.call("POST", "/v1/account-types", {
+      body: { code: "WALLET", name: "W", normalBalance: "CREDIT", allowNegative: false },
+    });
+    await api.call("POST", "/v1/account-types", {
+      body: { code: "SUSPENSE", name: "S", normalBalance: "DEBIT", allowNegative: true },
+    });
+    const from = (
+      await api.call("POST", "/v1/accounts", { body: { accountType: "SUSPENSE", currency: "XCD" } })
+    ).body;
+    const to = (
+      await api.call("POST", "/v1/accounts", { body: { accountType: "WALLET", currency: "XCD" } })
+    ).body;
+    const posted = await api.call("POST", "/v1/postings", {
+      headers: { "x-request-id": "trace-42", "x-otp": "123456" },
+      body: {
+        entries: [
+          { accountId: from.id, side: "DEBIT", amount: { value: "1.00", currency: "XCD" } },
+          { accountId: to.id, side: "CREDIT", amount: { value: "1.00", currency: "XCD" } },
+        ],
+      },
+    });
+    expect(posted.status).toBe(201);
+    const line = requestLines().find((entry) => entry.reqId === "trace-42");
+    expect(line).toMatchObject({
+      method: "POST",
+      route: "/v1/postings",
+      status: 201,
+      principal: "admin",
+      postingId: posted.body.id,
+      position: posted.body.position,
+      replayed: false,
+      durationMs: expect.any(Number),
+    });
+    expect(requestLines().filter((entry) => entry.reqId === "trace-42")).toHaveLength(1);
+    const opened = requestLines().find((entry) => entry.accountId === to.id);
+    expect(opened).toMatchObject({ route: "/v1/accounts", status: 201 });
+  });
+
+  it("never writes an API key or an X-OTP code", async () => {
+    await api.call("GET", "/v1/accounts", { key: "not-a-real-key-but-secret-looking" });
+    const all = lines.join("\n");
+    expect(all).not.toContain(adminKey);
+    expect(all).not.toContain("not-a-real-key-but-secret-looking");
+    expect(all).not.toContain("123456");
+    expect(requestLines().some((entry) => entry.status === 401)).toBe(true);
+  });
+});
