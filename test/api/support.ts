@@ -34,6 +34,8 @@ export interface TestApi {
   readonly database: TestDatabase;
   readonly keys: ApiKeyStore;
   readonly projector: ProjectorRunner;
+  /** The event store the server appends to (for tests that write around the API). */
+  readonly store: PostgresEventStore;
   checkTrialBalance(): Promise<void>;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   /** A new key holding exactly `scopes`. */
@@ -70,6 +72,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     database,
     keys,
     projector,
+    store,
     checkTrialBalance: () => ledger.checkTrialBalance(),
     async call(method, path, options = {}) {
       const key = options.key === undefined ? adminKey : options.key;
