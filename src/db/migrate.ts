@@ -3,6 +3,7 @@
  * applied migration's checksum is recorded; a migration changed after it was applied is refused
  * (drift check) instead of leaving the schema and the files silently apart.
  */
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -39,6 +40,7 @@ export async function migrate(
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [migrationLockKey]);
+    await assertFilesMatchApplied(client, directory);
     const postgrator = new Postgrator({
       migrationPattern: path.join(directory, "*.sql"),
       driver: "pg",
@@ -63,6 +65,43 @@ export async function migrate(
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [migrationLockKey]).catch(() => undefined);
     await client.end();
+  }
+}
+
+/**
+ * Postgrator checks the checksums of applied migrations that still have a file, and applies
+ * only files numbered above the database's version. Two drifts slip through that: an applied
+ * migration whose file was deleted, and a new file numbered below the version, which would
+ * never run. Both are refused here, before anything is applied.
+ */
+async function assertFilesMatchApplied(client: pg.Client, directory: string): Promise<void> {
+  const { rows } = await client
+    .query<{ version: string }>("SELECT version::text AS version FROM schema_migrations")
+    .catch((error: { code?: string }) => {
+      if (error.code === "42P01") return { rows: [] }; // no migration applied yet
+      throw error;
+    });
+  const applied = new Set(rows.map((row) => Number(row.version)).filter((v) => v > 0));
+  const files = new Set(
+    (await readdir(directory))
+      .map((name) => /^(\d+)\.do\..*\.sql$/.exec(name)?.[1])
+      .filter((version): version is string => version !== undefined)
+      .map(Number),
+  );
+  const gone = [...applied].filter((version) => !files.has(version));
+  if (gone.length > 0) {
+    throw new MigrationDriftError(
+      `migration ${gone.join(", ")} was applied to this database but its file is gone from ` +
+        `${directory}. Applied migrations are never removed: restore the file.`,
+    );
+  }
+  const current = Math.max(0, ...applied);
+  const stranded = [...files].filter((version) => version < current && !applied.has(version));
+  if (stranded.length > 0) {
+    throw new MigrationDriftError(
+      `migration ${stranded.join(", ")} in ${directory} is numbered below this database's ` +
+        `version ${current} and would never run. Renumber it above ${current}.`,
+    );
   }
 }
 

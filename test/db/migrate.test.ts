@@ -43,6 +43,30 @@ describe("migrations", () => {
     expect((refusal as Error).message).toMatch(/add a new migration/);
   });
 
+  it("refuses when an applied migration's file is gone", async () => {
+    await migrate(database.connectionString, { directory });
+    await rm(path.join(directory, "004.do.api-keys.sql"));
+    const refusal = await migrate(database.connectionString, { directory }).catch(
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(MigrationDriftError);
+    expect((refusal as Error).message).toMatch(/migration 4 was applied .* its file is gone/);
+  });
+
+  it("refuses a new migration numbered below the database's version, which would never run", async () => {
+    const { version } = await migrate(database.connectionString, { directory });
+    await writeFile(path.join(directory, "003.do.late.sql"), "CREATE TABLE late (id int);\n");
+    const refusal = await migrate(database.connectionString, { directory }).catch(
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(MigrationDriftError);
+    expect((refusal as Error).message).toMatch(
+      new RegExp(`migration 3 .* below this database's version ${version}`),
+    );
+    const late = await database.pool.query("SELECT to_regclass('late') AS late");
+    expect(late.rows[0]).toEqual({ late: null });
+  });
+
   it("a failing migration leaves nothing of itself behind and is not recorded", async () => {
     const before = await migrate(database.connectionString, { directory });
     await writeFile(
