@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { validatorCompiler } from "fastify-type-provider-zod";
 import { Registry } from "prom-client";
+import type { TotpStore } from "../auth/totp.js";
 import { type Authenticator, auth } from "./auth.js";
 import { awaitMinPosition } from "./consistency.js";
 import { registerDocs } from "./docs.js";
@@ -18,6 +19,7 @@ import { auditRoutes } from "./routes/audit.js";
 import type { LedgerApi } from "./routes/context.js";
 import { holdRoutes } from "./routes/holds.js";
 import { postingRoutes } from "./routes/postings.js";
+import { twoFactor } from "./routes/principals.js";
 import { reportRoutes } from "./routes/reports.js";
 import { limitRoutes, transactionTypeRoutes } from "./routes/transaction-types.js";
 import { type TransactionsApi, transactionRoutes } from "./routes/transactions.js";
@@ -31,6 +33,8 @@ export interface AppDependencies {
     readonly authenticator: Authenticator;
     /** Transaction types, permissions, limits and domain transactions; absent: not served. */
     readonly transactions?: TransactionsApi;
+    /** Step-up 2FA secrets; absent: 2FA is unavailable (503) and 2FA types cannot be used. */
+    readonly totp?: TotpStore;
   };
   readonly metrics?: Registry;
 }
@@ -79,6 +83,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   if (ledger !== undefined) {
     await app.register(auth, { authenticator: ledger.authenticator });
     const { api } = ledger;
+    await app.register(twoFactor, { store: ledger.totp, events: api.eventStore });
     app.addHook("preHandler", async (request) => {
       if (request.method === "GET") await awaitMinPosition(request, api.progress);
     });

@@ -94,7 +94,11 @@ export function resultOf<Result>(
 }
 
 /** The ids a command's result names (posting, account, hold), for the request's log line. */
-function resourceIdsOf(result: unknown): { postingId?: string; accountId?: string; holdId?: string } {
+function resourceIdsOf(result: unknown): {
+  postingId?: string;
+  accountId?: string;
+  holdId?: string;
+} {
   if (typeof result !== "object" || result === null) return {};
   const { posting, account, holdId } = result as {
     posting?: { id?: unknown };

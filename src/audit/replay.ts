@@ -2,7 +2,7 @@
  * The auditor's replay: folds raw events, in log order, into what can be checked without
  * trusting anything but the events themselves:
  *
- * - each stream's hash chain and revision sequence (hash-chain.ts is the one definition);
+ * - each stream's hash chain and revision sequence (chain.ts, here or on a worker thread);
  * - each account's posted balance, recomputed from the entries' amounts, and the
  *   `balanceAfter` every EntryPosted claims;
  * - each posting's double entry (Σ debits = Σ credits per currency, ≥ 2 legs), and that every
@@ -10,12 +10,12 @@
  * - per account, the balance, entry count and Σ entry digests the read models must hold at
  *   the projection's checkpoint (only events at or before it count there).
  *
- * Memory: one chain head per stream (~250 bytes) and one record per account; pending legs only
- * while a posting's events are split across pages.
+ * Memory: one record per account; pending legs only while a posting's events are split across
+ * pages.
  */
 import { streamPrefixes } from "../domain/streams.js";
-import { eventHash, genesisHash } from "../eventstore/hash-chain.js";
 import { comparePositions, type LogPosition, type RecordedEvent } from "../eventstore/port.js";
+import type { ChainCheck } from "./chain.js";
 import type { DiscrepancyLog } from "./discrepancies.js";
 import { type EntryFields, entryDigest } from "./entry-digest.js";
 import { microsDecimal, parseMicros } from "./micros.js";
@@ -42,12 +42,6 @@ export interface AccountReplay {
   projectedLastRevision: number;
 }
 
-/** Updated in place: one object per stream for the whole replay. */
-interface ChainHead {
-  revision: number;
-  hash: string;
-}
-
 /** A leg or an entry waiting for its other half, where it was seen. */
 interface PendingLeg {
   readonly leg: Leg;
@@ -62,6 +56,8 @@ export interface ReplayOptions {
   readonly checkpoint: LogPosition | undefined;
   /** Match legs with entries across streams; off when only one stream is replayed. */
   readonly matchLegs: boolean;
+  /** Checks the hash chains here; undefined when a ChainWorker checks them on another thread. */
+  readonly chains: ChainCheck | undefined;
 }
 
 const accountPrefix = streamPrefixes.account;
@@ -73,7 +69,6 @@ export class LedgerReplay {
   postings = 0;
   entries = 0;
   eventsNotProjected = 0;
-  private readonly chains = new Map<string, ChainHead>();
   /** Per posting id, its legs and entries that have not met their other half yet. */
   private readonly pendingLegs = new Map<string, PendingLeg[]>();
 
@@ -82,15 +77,11 @@ export class LedgerReplay {
     private readonly options: ReplayOptions,
   ) {}
 
-  get streams(): number {
-    return this.chains.size;
-  }
-
   apply(event: RecordedEvent): void {
     this.eventsRead++;
     const projected = this.isProjected(event.position);
     if (!projected) this.eventsNotProjected++;
-    this.checkChain(event);
+    this.options.chains?.apply(event);
     if (event.type === "AccountOpened" && event.stream.startsWith(accountPrefix)) {
       this.accountOpened(event, projected);
     } else if (event.type === "EntryPosted" && event.stream.startsWith(accountPrefix)) {
@@ -111,50 +102,6 @@ export class LedgerReplay {
   private isProjected(position: LogPosition): boolean {
     const checkpoint = this.options.checkpoint;
     return checkpoint !== undefined && comparePositions(position, checkpoint) <= 0;
-  }
-
-  private checkChain(event: RecordedEvent): void {
-    const head = this.chains.get(event.stream);
-    const expectedRevision = head === undefined ? 0 : head.revision + 1;
-    if (event.revision !== expectedRevision) {
-      this.report("REVISION_GAP", event, {
-        expected: `revision ${expectedRevision}`,
-        found: `revision ${event.revision}`,
-        message: "the stream's revisions are not consecutive: an event is missing or moved",
-      });
-    }
-    const { prevHash, hash } = event.metadata ?? {};
-    if (typeof prevHash !== "string" || typeof hash !== "string") {
-      this.report("HASH_CHAIN", event, {
-        expected: "metadata.prevHash and metadata.hash",
-        found: "no hash chain",
-        message: "the event's metadata lacks its hash chain",
-      });
-      return;
-    }
-    const previous = head?.hash ?? genesisHash;
-    if (prevHash !== previous) {
-      this.report("HASH_CHAIN", event, {
-        expected: previous,
-        found: prevHash,
-        message:
-          "prevHash is not the previous event's hash: an event before it was removed or changed",
-      });
-    }
-    // The one definition of an event's hash (hash-chain.ts), over what the event holds now.
-    const recomputed = eventHash(prevHash, event);
-    if (hash !== recomputed) {
-      this.report("HASH_CHAIN", event, {
-        expected: recomputed,
-        found: hash,
-        message: "the event's content does not hash to its recorded hash: it was changed",
-      });
-    }
-    if (head === undefined) this.chains.set(event.stream, { revision: event.revision, hash });
-    else {
-      head.revision = event.revision;
-      head.hash = hash;
-    }
   }
 
   private accountOpened(event: RecordedEvent, projected: boolean): void {

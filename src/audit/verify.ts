@@ -4,8 +4,9 @@
  * 1. Opens a read-only snapshot of the read models with the projection's checkpoint
  *    (read-model.ts), and starts reading every account's balance and entry digests from it.
  * 2. Meanwhile reads the whole log with `readAll`, page after page (the next page is fetched
- *    while the current one is checked), and folds it in LedgerReplay: hash chains, balances,
- *    double entry, legs ↔ entries.
+ *    while the current one is checked), and folds it in LedgerReplay: balances, double entry,
+ *    legs ↔ entries; the hash chains are checked by ChainCheck, with `chainWorker` on a worker
+ *    thread that is handed each page (chain.ts).
  * 3. Compares each account with its read-model row and entries: balances exactly, entries by
  *    (count, Σ digest), and accounts whose entries differ row by row, so each discrepancy
  *    names the stream and revision.
@@ -23,6 +24,7 @@ import {
   type RecordedEvent,
   readLimitMax,
 } from "../eventstore/port.js";
+import { ChainCheck, ChainWorker, mergeChainSummary } from "./chain.js";
 import { type Discrepancy, DiscrepancyLog } from "./discrepancies.js";
 import { type EntryFields, entryText } from "./entry-digest.js";
 import { microsDecimal, parseMicros } from "./micros.js";
@@ -59,6 +61,12 @@ export interface VerifyOptions {
   readonly pageSize?: number;
   /** Called after each page with the events read so far. */
   readonly onProgress?: (eventsRead: number) => void;
+  /**
+   * Check the hash chains of a whole-log verification on a worker thread, i.e. on a second
+   * core: what the CLI does. Off by default, where a short verification would mostly pay for
+   * starting the thread.
+   */
+  readonly chainWorker?: boolean;
 }
 
 export interface VerifyReport {
@@ -89,7 +97,7 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
   }
   const log = new DiscrepancyLog();
   const snapshot = await ReadModelSnapshot.open(options.pool);
-  let replay: LedgerReplay;
+  let replay: Replayed;
   try {
     const audit = new Audit(options, pageSize, snapshot, log);
     replay =
@@ -105,18 +113,24 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
   return {
     ok: log.count === 0,
     stream: options.stream ?? null,
-    eventsRead: replay.eventsRead,
+    eventsRead: replay.ledger.eventsRead,
     streams: replay.streams,
-    accounts: replay.accounts.size,
-    postings: replay.postings,
-    entries: replay.entries,
+    accounts: replay.ledger.accounts.size,
+    postings: replay.ledger.postings,
+    entries: replay.ledger.entries,
     comparedAt: snapshot.checkpoint === undefined ? null : formatPosition(snapshot.checkpoint),
-    eventsNotProjected: replay.eventsNotProjected,
+    eventsNotProjected: replay.ledger.eventsNotProjected,
     discrepancyCount: log.count,
     discrepancies: log.kept,
     durationMs: Math.round(durationMs),
-    eventsPerSecond: Math.round(replay.eventsRead / Math.max(durationMs / 1_000, 1e-3)),
+    eventsPerSecond: Math.round(replay.ledger.eventsRead / Math.max(durationMs / 1_000, 1e-3)),
   };
+}
+
+/** The replay and the number of streams its chain check saw. */
+interface Replayed {
+  readonly ledger: LedgerReplay;
+  readonly streams: number;
 }
 
 interface ReadModelAccounts {
@@ -132,19 +146,41 @@ class Audit {
     private readonly log: DiscrepancyLog,
   ) {}
 
-  async verifyAll(): Promise<LedgerReplay> {
-    const replay = this.newReplay(true);
+  async verifyAll(): Promise<Replayed> {
+    if (this.options.chainWorker !== true) {
+      const chains = new ChainCheck(this.log);
+      const ledger = await this.verifyLog(chains, () => undefined);
+      return { ledger, streams: chains.streams };
+    }
+    const worker = ChainWorker.start();
+    try {
+      const ledger = await this.verifyLog(undefined, (events) => worker.send(events));
+      const summary = await worker.finish();
+      mergeChainSummary(this.log, summary);
+      return { ledger, streams: summary.streams };
+    } finally {
+      await worker.stop();
+    }
+  }
+
+  /** The log replayed; each page also goes to `handOver` (the chain worker) when chains is unset. */
+  private async verifyLog(
+    chains: ChainCheck | undefined,
+    handOver: (events: readonly RecordedEvent[]) => Promise<void> | undefined,
+  ): Promise<LedgerReplay> {
+    const replay = this.newReplay(true, chains);
     // The read models are read on the snapshot's connection while the log is read on others.
     const readModel = this.readModelAccounts();
     readModel.catch(() => undefined);
-    await this.replayLog(replay);
+    await this.replayLog(replay, handOver);
     replay.finish();
     await this.compareAccounts(replay, await readModel);
     return replay;
   }
 
-  async verifyStream(stream: string): Promise<LedgerReplay> {
-    const replay = this.newReplay(false);
+  async verifyStream(stream: string): Promise<Replayed> {
+    const chains = new ChainCheck(this.log);
+    const replay = this.newReplay(false, chains);
     let recorded: RecordedEvent | undefined;
     await this.forEachStreamPage(stream, (events) => {
       for (const event of events) {
@@ -159,11 +195,15 @@ class Audit {
     } else if (recorded !== undefined && this.isProjected(recorded.position)) {
       await this.comparePostingLegs(recorded);
     }
-    return replay;
+    return { ledger: replay, streams: chains.streams };
   }
 
-  private newReplay(matchLegs: boolean): LedgerReplay {
-    return new LedgerReplay(this.log, { checkpoint: this.snapshot.checkpoint, matchLegs });
+  private newReplay(matchLegs: boolean, chains: ChainCheck | undefined): LedgerReplay {
+    return new LedgerReplay(this.log, {
+      checkpoint: this.snapshot.checkpoint,
+      matchLegs,
+      chains,
+    });
   }
 
   private async readModelAccounts(accountId?: string): Promise<ReadModelAccounts> {
@@ -173,7 +213,10 @@ class Audit {
   }
 
   /** The whole log in pages; the next page is on its way while this one is checked. */
-  private async replayLog(replay: LedgerReplay): Promise<void> {
+  private async replayLog(
+    replay: LedgerReplay,
+    handOver: (events: readonly RecordedEvent[]) => Promise<void> | undefined,
+  ): Promise<void> {
     const { store } = this.options;
     let next = store.readAll({ limit: this.pageSize });
     for (;;) {
@@ -181,7 +224,9 @@ class Audit {
       if (page.lastPosition === undefined) return;
       next = store.readAll({ fromPosition: page.lastPosition, limit: this.pageSize });
       next.catch(() => undefined);
-      for (const event of page.events) replay.apply(event);
+      const events = page.events.filter(isLedgerEvent);
+      await handOver(events);
+      for (const event of events) replay.apply(event);
       this.options.onProgress?.(replay.eventsRead);
     }
   }
@@ -400,6 +445,14 @@ class Audit {
           : "ledger_entries holds a leg the posting does not have",
     });
   }
+}
+
+/**
+ * KurrentDB's own system streams ("$…", e.g. $epoch-information) come with its log and carry
+ * no hash chain; a Nova stream name starts with a letter or digit (eventstore/validation.ts).
+ */
+function isLedgerEvent(event: RecordedEvent): boolean {
+  return !event.stream.startsWith("$");
 }
 
 /** Equal counts and Σ digests; an account with neither entries nor a row matches trivially. */

@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import { buildApp } from "../api/app.js";
 import type { ProjectionHealth } from "../api/health.js";
 import { ApiKeyStore } from "../auth/keys.js";
+import { TotpStore } from "../auth/totp.js";
 import { LedgerCommands } from "../commands/ledger.js";
 import { CommandPipeline } from "../commands/pipeline.js";
 import { TransactionCommands } from "../commands/transactions.js";
@@ -39,6 +40,8 @@ export interface LedgerAppOptions {
   readonly driftCheckIntervalMs?: number;
   /** How long a revoked key may still pass in another process (ApiKeyStore's cache). */
   readonly keyCacheTtlMs?: number;
+  /** NOVA_SECRET_KEY, decoded: seals the principals' TOTP secrets (unset: 2FA unavailable). */
+  readonly secretKey?: Buffer | undefined;
 }
 
 export interface LedgerApp {
@@ -111,6 +114,7 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
         queries: new TransactionQueries(pool),
         progress: transactionsProjector,
       },
+      totp: new TotpStore(pool, { encryptionKey: options.secretKey }),
     },
   });
   return {

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
 import { auditCommand } from "./audit.js";
+import { demoCommand, seedCommand } from "./catalogue.js";
 import { keysCommand } from "./keys.js";
 import { projectionsCommand } from "./projections.js";
 import { createLogger, openDatabase, startServer } from "./runtime.js";
@@ -18,6 +19,8 @@ Commands:
   audit     audit verify [--stream S] [--json]: replay the event store, check it and the read models
   projections  projections status [--json] | projections rebuild [--batch-size N]: where each
             projector stands; replay the log into fresh read models and switch over atomically
+  seed      seed catalogue [--currency XCD] [--json]: define the mobile-money catalogue (idempotent)
+  demo      demo [--json]: seed, open demo agents and customers, transact, print the balances
   help      show this text
 
 Configuration comes from the environment; see README.md.`;
@@ -70,6 +73,8 @@ const commands: Readonly<Record<string, () => Promise<void>>> = {
   keys: () => keysCommand(process.argv.slice(3)),
   audit: () => auditCommand(process.argv.slice(3)),
   projections: () => projectionsCommand(process.argv.slice(3)),
+  seed: () => seedCommand(process.argv.slice(3)),
+  demo: () => demoCommand(process.argv.slice(3)),
   help: async () => console.log(usage),
 };
 

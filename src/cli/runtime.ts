@@ -14,6 +14,7 @@ import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-eve
 import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
+import { seedOnFirstStart } from "./catalogue.js";
 import { createLedgerApp, type LedgerApp } from "./ledger-app.js";
 
 export const embeddedDatabaseName = "nova";
@@ -92,8 +93,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
       pool,
       logger,
       adminKey: config.adminKey,
+      secretKey: config.secretKey,
     });
     closers.push(() => ledger.close());
+    // A first start on an empty store gets the mobile-money catalogue (README).
+    await seedOnFirstStart(eventStore, ledger.pipeline, logger);
     const address = await ledger.app.listen({ port: config.port, host: config.host });
     return { address, ledger, close };
   } catch (error) {

@@ -13,6 +13,11 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value));
 
+/** NOVA_SECRET_KEY: standard or URL-safe base64 (padding optional). */
+const base64Pattern = /^[A-Za-z0-9+/_-]+={0,2}$/;
+/** AES-256 needs 32 bytes; a shorter key would be padded entropy, not a key. */
+export const secretKeyBytesMin = 32;
+
 const environmentSchema = z.object({
   DATABASE_URL: optionalText,
   NOVA_DATA_DIR: z.string().min(1).default("./.nova"),
@@ -22,6 +27,14 @@ const environmentSchema = z.object({
   NOVA_ADMIN_KEY: optionalText.refine((key) => key === undefined || key.length >= 32, {
     message: "must be at least 32 characters (use e.g. `openssl rand -hex 32`)",
   }),
+  NOVA_SECRET_KEY: optionalText.refine(
+    (key) =>
+      key === undefined ||
+      (base64Pattern.test(key) && Buffer.from(key, "base64").length >= secretKeyBytesMin),
+    {
+      message: `must be at least ${secretKeyBytesMin} random bytes in base64 (use e.g. \`openssl rand -base64 32\`)`,
+    },
+  ),
   NOVA_EVENT_STORE: z.enum(["postgres", "kurrentdb"]).default("postgres"),
   KURRENTDB_URL: optionalText,
   LOG_LEVEL: z.enum(logLevels).default("info"),
@@ -36,6 +49,11 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly adminKey: string | undefined;
+  /**
+   * NOVA_SECRET_KEY, decoded: encrypts the principals' TOTP secrets at rest (src/auth/totp.ts).
+   * Unset: step-up two-factor authentication is unavailable (503 TWO_FACTOR_UNAVAILABLE).
+   */
+  readonly secretKey: Buffer | undefined;
   readonly eventStore: "postgres" | "kurrentdb";
   readonly kurrentDbUrl: string | undefined;
   readonly logLevel: (typeof logLevels)[number];
@@ -67,6 +85,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     port: env.PORT,
     host: env.HOST,
     adminKey: env.NOVA_ADMIN_KEY,
+    secretKey:
+      env.NOVA_SECRET_KEY === undefined ? undefined : Buffer.from(env.NOVA_SECRET_KEY, "base64"),
     eventStore: env.NOVA_EVENT_STORE,
     kurrentDbUrl: env.KURRENTDB_URL,
     logLevel: env.LOG_LEVEL,

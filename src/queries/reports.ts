@@ -123,10 +123,13 @@ const accountTypesDaySql = `
  * Balances at $2: posted is the balance_after of the latest entry posted at or before it;
  * held sums the holds placed by then and not yet ended then (an ended hold's updated_at is
  * the instant it was released, captured or expired) nor past their expiry. The read models
- * keep no history of overdraft lines, so overdraft_limit is the line as it stands now.
+ * keep no history of overdraft lines, so the line is the one that stands now, counted only if
+ * it had not expired at $2 (as read-models.ts counts it at now).
  */
 const balancesAsOfSql = `
-  SELECT b.account_id, b.currency::text AS currency, b.overdraft_limit::text AS overdraft_limit,
+  SELECT b.account_id, b.currency::text AS currency,
+         (CASE WHEN b.overdraft_expires_at IS NULL OR b.overdraft_expires_at > $2
+               THEN b.overdraft_limit ELSE 0 END)::text AS overdraft_limit,
          COALESCE((SELECT e.balance_after FROM ledger_entries e
                     WHERE e.account_id = b.account_id AND e.posted_at <= $2
                     ORDER BY e.posted_at DESC, e.account_revision DESC

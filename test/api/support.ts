@@ -2,6 +2,7 @@
  * The whole HTTP API on a test database, over real HTTP: event store, command pipeline,
  * projector, read models and key store wired as the server wires them.
  */
+import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { ApiKeyStore } from "../../src/auth/keys.js";
 import { createLedgerApp } from "../../src/cli/ledger-app.js";
@@ -64,6 +65,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       options.log === undefined ? pino({ level: "silent" }) : pino({ level: "info" }, options.log),
     adminKey,
     keyCacheTtlMs: 1,
+    secretKey: randomBytes(32),
   });
   const { keys, projector } = ledger;
   const baseUrl = await ledger.app.listen({ port: 0, host: "127.0.0.1" });

@@ -10,6 +10,7 @@ describe("configuration", () => {
       port: 3000,
       host: "127.0.0.1",
       adminKey: undefined,
+      secretKey: undefined,
       eventStore: "postgres",
       kurrentDbUrl: undefined,
       logLevel: "info",
@@ -33,6 +34,12 @@ describe("configuration", () => {
     expect(config).toMatchObject({ port: 8080, eventStore: "kurrentdb", databasePoolSizeMax: 32 });
   });
 
+  it("decodes NOVA_SECRET_KEY from base64, standard or URL-safe", () => {
+    const key = Buffer.from(Array.from({ length: 32 }, (_, index) => 250 - index));
+    expect(loadConfig({ NOVA_SECRET_KEY: key.toString("base64") }).secretKey).toEqual(key);
+    expect(loadConfig({ NOVA_SECRET_KEY: key.toString("base64url") }).secretKey).toEqual(key);
+  });
+
   it("an empty DATABASE_URL means unset (embedded Postgres)", () => {
     expect(loadConfig({ DATABASE_URL: "" }).databaseUrl).toBeUndefined();
   });
@@ -41,6 +48,12 @@ describe("configuration", () => {
     [{ PORT: "eighty" }, /PORT/],
     [{ PORT: "70000" }, /PORT/],
     [{ NOVA_ADMIN_KEY: "short" }, /NOVA_ADMIN_KEY: must be at least 32 characters/],
+    // 31 bytes: one short of an AES-256 key.
+    [
+      { NOVA_SECRET_KEY: Buffer.alloc(31, 7).toString("base64") },
+      /NOVA_SECRET_KEY: must be at least 32 random bytes/,
+    ],
+    [{ NOVA_SECRET_KEY: "not base64 at all!".repeat(4) }, /NOVA_SECRET_KEY: must be at least 32/],
     [{ NOVA_EVENT_STORE: "mongo" }, /NOVA_EVENT_STORE/],
     [{ NOVA_EVENT_STORE: "kurrentdb" }, /KURRENTDB_URL: required/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],

@@ -15,6 +15,7 @@ import {
   reverseBody,
 } from "../schemas.js";
 import { type LedgerApi, withZod } from "./context.js";
+import { assertPostingReversalStepUp, assertPostingStepUp, otpHeaders } from "./principals.js";
 
 const tags = ["Postings"];
 
@@ -29,14 +30,15 @@ export async function postingRoutes(instance: FastifyInstance, api: LedgerApi): 
         tags,
         summary: "Record a double-entry posting",
         description:
-          "Raw postings (no `transactionType`) need the `admin` scope. Every rule's code is in API.md.",
-        headers: commandHeaders,
+          "Raw postings (no `transactionType`) need the `admin` scope. A type that requires two-factor authentication needs a current code in `X-OTP` (403 TWO_FACTOR_REQUIRED). Every rule's code is in API.md.",
+        headers: commandHeaders.extend(otpHeaders),
         body: recordPostingBody,
         response: { 201: posting, 400: problem, 403: problem, 409: problem, 422: problem },
       },
     },
     async (request, reply) => {
       if (!request.body.transactionType) assertScope(request, "admin");
+      await assertPostingStepUp(request, request.body);
       const outcome = await api.ledger.recordPosting(request.body, actorOf(request));
       const { result, position } = resultOf(outcome, reply);
       return reply.status(201).send(postingBody(result.posting, position));
@@ -94,14 +96,16 @@ export async function postingRoutes(instance: FastifyInstance, api: LedgerApi): 
       schema: {
         tags,
         summary: "Reverse a posting",
-        description: "Mirrors every leg in a new posting; the original becomes REVERSED.",
-        headers: commandHeaders,
+        description:
+          "Mirrors every leg in a new posting; the original becomes REVERSED. Reversing a posting of a type that requires two-factor authentication needs `X-OTP` too.",
+        headers: commandHeaders.extend(otpHeaders),
         params: postingParams,
         body: reverseBody,
-        response: { 201: posting, 404: problem, 409: problem, 422: problem },
+        response: { 201: posting, 403: problem, 404: problem, 409: problem, 422: problem },
       },
     },
     async (request, reply) => {
+      await assertPostingReversalStepUp(request, request.params.id);
       const outcome = await api.ledger.reversePosting(
         { postingId: request.params.id, reason: request.body.reason },
         actorOf(request),

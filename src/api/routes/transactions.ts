@@ -22,6 +22,11 @@ import {
   transactionsQuery,
 } from "../transaction-schemas.js";
 import { withZod } from "./context.js";
+import {
+  assertTransactionReversalStepUp,
+  assertTransactionStepUp,
+  otpHeaders,
+} from "./principals.js";
 
 /** What the transaction plugins are handed: their commands, queries and projector progress. */
 export interface TransactionsApi {
@@ -48,12 +53,13 @@ export async function transactionRoutes(
         tags,
         summary: "Make a domain transaction through its type's template",
         description:
-          "The template turns it into one posting (each side's legs split the amount by largest remainder). A business rejection answers its problem with `transactionId`: that transaction is kept, FAILED, with the reason.",
-        headers: commandHeaders,
+          "The template turns it into one posting (each side's legs split the amount by largest remainder). A business rejection answers its problem with `transactionId`: that transaction is kept, FAILED, with the reason. A type that requires two-factor authentication needs a current code in `X-OTP`: without one the answer is 403 TWO_FACTOR_REQUIRED and nothing is recorded.",
+        headers: commandHeaders.extend(otpHeaders),
         body: recordTransactionBody,
         response: {
           201: transaction,
           400: transactionProblem,
+          403: problem,
           404: transactionProblem,
           409: transactionProblem,
           422: transactionProblem,
@@ -61,6 +67,7 @@ export async function transactionRoutes(
       },
     },
     async (request, reply) => {
+      await assertTransactionStepUp(request, request.body);
       const outcome = await api.commands.recordTransaction(request.body, actorOf(request));
       const { result, position } = commandResult(outcome, reply);
       return reply.status(201).send(transactionBody(result, position));
@@ -118,14 +125,15 @@ export async function transactionRoutes(
         tags,
         summary: "Reverse a posted transaction",
         description:
-          "Reverses its posting (every leg mirrored, funds rules apply) and marks it REVERSED, in one append. Again → 409 ALREADY_REVERSED; a FAILED one → 422 INVALID_STATUS_TRANSITION.",
-        headers: commandHeaders,
+          "Reverses its posting (every leg mirrored, funds rules apply) and marks it REVERSED, in one append. Again → 409 ALREADY_REVERSED; a FAILED one → 422 INVALID_STATUS_TRANSITION. A type that requires two-factor authentication needs `X-OTP` here too.",
+        headers: commandHeaders.extend(otpHeaders),
         params: transactionParams,
         body: reverseTransactionBody,
-        response: { 201: transaction, 404: problem, 409: problem, 422: problem },
+        response: { 201: transaction, 403: problem, 404: problem, 409: problem, 422: problem },
       },
     },
     async (request, reply) => {
+      await assertTransactionReversalStepUp(request, request.params.id);
       const outcome = await api.commands.reverseTransaction(
         { transactionId: request.params.id, reason: request.body.reason },
         actorOf(request),
