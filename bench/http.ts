@@ -131,25 +131,27 @@ function transfer(from: string, to: string, value: string) {
 
 async function setUp(client: Client, accounts: number) {
   await client.post("/v1/account-types", {
-    code: "WALLET",
-    name: "Customer wallet",
+    // Codes of its own: a first start has already defined the catalogue's (SUSPENSE among them).
+    code: "BENCH_WALLET",
+    name: "Bench wallet",
     normalBalance: "CREDIT",
     allowNegative: false,
   });
   await client.post("/v1/account-types", {
-    code: "SUSPENSE",
-    name: "Funding",
+    code: "BENCH_FUNDING",
+    name: "Bench funding",
     normalBalance: "DEBIT",
     allowNegative: true,
   });
-  const funding = (await client.post("/v1/accounts", { accountType: "SUSPENSE", currency })).id;
+  const funding = (await client.post("/v1/accounts", { accountType: "BENCH_FUNDING", currency }))
+    .id;
   const wallets = await inParallel(accounts, async () => {
-    return (await client.post("/v1/accounts", { accountType: "WALLET", currency })).id;
+    return (await client.post("/v1/accounts", { accountType: "BENCH_WALLET", currency })).id;
   });
   await inParallel(accounts, (index) =>
     client.post("/v1/postings", transfer(funding, wallets[index] ?? "", fundingValue)),
   );
-  const hot = (await client.post("/v1/accounts", { accountType: "WALLET", currency })).id;
+  const hot = (await client.post("/v1/accounts", { accountType: "BENCH_WALLET", currency })).id;
   return { wallets, hot };
 }
 

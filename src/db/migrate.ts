@@ -41,24 +41,32 @@ export async function migrate(
   try {
     await client.query("SELECT pg_advisory_lock($1)", [migrationLockKey]);
     await assertFilesMatchApplied(client, directory);
+    // Every query goes through one chain, so the client never gets a query while another runs
+    // (pg 9 refuses that): Postgrator's own, and the BEGIN/COMMIT around each migration.
+    let chain: Promise<unknown> = Promise.resolve();
+    const serially = (sql: string) => {
+      const run = chain.then(() => client.query(sql));
+      chain = run.catch(() => undefined);
+      return run;
+    };
     const postgrator = new Postgrator({
       migrationPattern: path.join(directory, "*.sql"),
       driver: "pg",
       schemaTable: "schema_migrations",
       validateChecksums: true,
-      execQuery: (query: string) => client.query(query),
+      execQuery: serially,
     });
-    // Each migration and its record commit together or not at all. pg runs a client's queries
-    // in the order they were issued, so these land around the migration's own statements.
+    // Each migration and its record commit together or not at all.
     const transactionErrors: unknown[] = [];
     const keep = (query: Promise<unknown>) => query.catch((error) => transactionErrors.push(error));
-    postgrator.on("migration-started", () => keep(client.query("BEGIN")));
-    postgrator.on("migration-finished", () => keep(client.query("COMMIT")));
+    postgrator.on("migration-started", () => keep(serially("BEGIN")));
+    postgrator.on("migration-finished", () => keep(serially("COMMIT")));
     const applied = await postgrator.migrate().catch(async (error: unknown) => {
+      await chain;
       await client.query("ROLLBACK").catch(() => undefined);
       throw explainMigrationError(error, directory);
     });
-    await client.query("SELECT 1");
+    await chain;
     if (transactionErrors.length > 0) throw transactionErrors[0];
     const version = await postgrator.getDatabaseVersion();
     return { applied: applied.map((migration) => path.basename(migration.filename)), version };
