@@ -233,7 +233,9 @@ class Rebuild {
     lastPosition: LogPosition,
   ): Promise<void> {
     try {
-      await this.client.query("BEGIN");
+      // Asynchronous commit: a crash loses a scratch schema that is rebuilt from scratch anyway;
+      // only the switch-over must be durable.
+      await this.client.query("BEGIN; SET LOCAL synchronous_commit TO off");
       await this.options.projection.apply(this.client, events);
       await advanceCheckpoint(this.client, this.name, lastPosition, events.length);
       await this.client.query("COMMIT");

@@ -240,7 +240,10 @@ export class ProjectorRunner {
   ): Promise<void> {
     const client = await this.pool.connect();
     try {
-      await client.query("BEGIN");
+      // Asynchronous commit: a crash may lose the last batches, but each with its checkpoint
+      // (they commit together), so a restart projects them again. The read models never wait
+      // for a WAL flush, and never delay the appends' own flushes.
+      await client.query("BEGIN; SET LOCAL synchronous_commit TO off");
       await lockCheckpoint(client, this.projection.name, this.position ?? logStart);
       if (events.length > 0) await this.projection.apply(client, events);
       await advanceCheckpoint(client, this.projection.name, lastPosition, events.length);
