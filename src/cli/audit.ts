@@ -12,11 +12,8 @@ import { describeDiscrepancy } from "../audit/discrepancies.js";
 import { type VerifyReport, verifyLedger } from "../audit/verify.js";
 import { type Config, loadConfig } from "../config/config.js";
 import { createPool } from "../db/pool.js";
-import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-event-store.js";
-import type { EventStore } from "../eventstore/port.js";
-import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
 import { assertStreamName } from "../eventstore/validation.js";
-import { openDatabase } from "./runtime.js";
+import { openCommandEventStore, openDatabase } from "./runtime.js";
 
 export const auditUsage = `Usage:
   nova audit verify [--stream <stream>] [--json]
@@ -123,7 +120,7 @@ async function verifyCommand(
   const database = await openDatabase(config, logger);
   try {
     const pool = createPool({ connectionString: database.url, poolSizeMax });
-    const store = openStore(config, pool);
+    const store = openCommandEventStore(config, pool);
     try {
       if (!(await isMigrated(pool))) {
         output.err("the database has no ledger read models: run `nova migrate` first");
@@ -149,13 +146,6 @@ async function verifyCommand(
   } finally {
     await database.embedded?.stop();
   }
-}
-
-function openStore(config: Config, pool: ReturnType<typeof createPool>): EventStore {
-  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
-    return createKurrentDbEventStore(config.kurrentDbUrl);
-  }
-  return new PostgresEventStore(pool);
 }
 
 async function isMigrated(pool: ReturnType<typeof createPool>): Promise<boolean> {

@@ -28,10 +28,8 @@ import { type Config, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { type OperatorAccount, operatorAccounts } from "../domain/catalogue/mobile-money.js";
-import { createKurrentDbEventStore } from "../eventstore/kurrentdb/kurrentdb-event-store.js";
 import type { EventStore } from "../eventstore/port.js";
-import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
-import { openDatabase } from "./runtime.js";
+import { openCommandEventStore, openDatabase } from "./runtime.js";
 
 export const seedUsage = `Usage: nova seed catalogue [--currency <code>] [--json]
 
@@ -545,7 +543,7 @@ async function withPipeline(
   try {
     await migrate(database.url);
     const pool = createPool({ connectionString: database.url, poolSizeMax });
-    const store = openStore(config, pool);
+    const store = openCommandEventStore(config, pool);
     const pipeline = new CommandPipeline(store);
     try {
       await use(pipeline);
@@ -562,11 +560,4 @@ async function withPipeline(
   } finally {
     await database.embedded?.stop();
   }
-}
-
-function openStore(config: Config, pool: ReturnType<typeof createPool>): EventStore {
-  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
-    return createKurrentDbEventStore(config.kurrentDbUrl);
-  }
-  return new PostgresEventStore(pool);
 }

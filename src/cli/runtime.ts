@@ -121,6 +121,17 @@ async function serverRole(databaseUrl: string, logger: Logger): Promise<string |
   }
 }
 
+/**
+ * The event store of a one-shot CLI command (audit, seeding): like the server's, but without a
+ * notification listener (nothing here subscribes). The caller closes it and the pool.
+ */
+export function openCommandEventStore(config: Config, pool: pg.Pool): EventStore {
+  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
+    return createKurrentDbEventStore(config.kurrentDbUrl);
+  }
+  return new PostgresEventStore(pool);
+}
+
 async function openEventStore(
   config: Config,
   databaseUrl: string,
