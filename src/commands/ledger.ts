@@ -235,6 +235,16 @@ export class LedgerCommands {
     // A posting's legs never change, so the accounts to lock can be learnt before queueing.
     const original = (await this.pipeline.load(originalStream)).state as PostingState;
     if (original === undefined) return rejected(postingNotFound(request.postingId));
+    // Its transaction must record the reversal too: the posting is reversed through it.
+    if (original.transactionId !== null) {
+      return rejected(
+        reject(
+          "POSTING_OF_TRANSACTION",
+          `posting ${request.postingId} carries out transaction ${original.transactionId}: reverse the transaction (POST /v1/transactions/${original.transactionId}/reverse)`,
+          { postingId: request.postingId, transactionId: original.transactionId },
+        ),
+      );
+    }
     const { id, idempotent } = creationId(
       actor,
       `postings.reverse:${request.postingId}`,

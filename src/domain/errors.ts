@@ -30,6 +30,7 @@ export const rejectionCodes = [
   "TRANSACTION_TYPE_NOT_ALLOWED",
   "TRANSACTION_NOT_FOUND",
   "TRANSACTION_EXISTS",
+  "POSTING_OF_TRANSACTION",
 ] as const;
 
 export type RejectionCode = (typeof rejectionCodes)[number];

@@ -425,6 +425,14 @@ describe("domain transactions", () => {
     const alice = await walletWith("40.00");
     const bob = await open("WALLET");
     const posted = await call("POST", "/v1/transactions", { body: p2p(alice, bob, "10.00") });
+    // Its posting is reversed through the transaction, so the transaction's history says so.
+    expectProblem(
+      await call("POST", `/v1/postings/${posted.body.postingId}/reverse`, {
+        body: { reason: "x" },
+      }),
+      422,
+      "POSTING_OF_TRANSACTION",
+    );
     const reversed = await call("POST", `/v1/transactions/${posted.body.id}/reverse`, {
       body: { reason: "wrong number" },
     });

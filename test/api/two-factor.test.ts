@@ -425,7 +425,8 @@ describe("X-OTP on a posting of a type that requires 2FA", () => {
       amount: { value: "4.00", currency: "XCD" },
       parties: { agent: float, customer: wallet },
     });
-    const undo = await call("POST", `/v1/postings/${cashIn.body.postingId}/reverse`, {
+    // A transaction's posting is reversed through its transaction; CASH_IN needs no code.
+    const undo = await call("POST", `/v1/transactions/${cashIn.body.id}/reverse`, {
       body: { reason: "no 2FA type" },
     });
     expect(undo.status).toBe(201);

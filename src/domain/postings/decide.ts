@@ -53,6 +53,8 @@ export interface RecordPosting {
   readonly requestHash: string;
   /** The posting id came from an idempotency key: an existing posting means a retry. */
   readonly idempotent: boolean;
+  /** The domain transaction this posting carries out, if any (it is reversed through it). */
+  readonly transactionId?: string | null;
 }
 
 /** What a posting decision reads: the posting's stream and each touched account. */
@@ -346,6 +348,7 @@ function postingRecorded(
     readonly description?: string | null;
     readonly metadata?: JsonRecord;
     readonly requestHash: string;
+    readonly transactionId?: string | null;
   },
   entries: readonly ParsedEntry[],
   now: Date,
@@ -371,6 +374,7 @@ function postingRecorded(
       reverses: links.reverses,
       holdId: links.holdId,
       createdAt: now.toISOString(),
+      ...(command.transactionId ? { transactionId: command.transactionId } : {}),
     },
   };
 }

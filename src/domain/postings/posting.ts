@@ -30,6 +30,8 @@ export interface PostingRecorded {
     /** The hold this posting captured, if it is a capture. */
     readonly holdId: string | null;
     readonly createdAt: string;
+    /** The domain transaction this posting carries out (absent: a posting of its own). */
+    readonly transactionId?: string;
   };
 }
 
@@ -62,6 +64,8 @@ export interface Posting {
   readonly reverses: string | null;
   readonly holdId: string | null;
   readonly createdAt: string;
+  /** The domain transaction this posting carries out; null for a posting of its own. */
+  readonly transactionId: string | null;
   readonly reversedBy: string | null;
   readonly status: "POSTED" | "REVERSED";
 }
@@ -82,6 +86,7 @@ export function evolvePosting(state: PostingState, event: PostingEvent): Posting
       reverses: data.reverses,
       holdId: data.holdId,
       createdAt: data.createdAt,
+      transactionId: data.transactionId ?? null,
       reversedBy: null,
       status: "POSTED",
     };

@@ -128,6 +128,7 @@ export function decideRecordTransaction(
       metadata: command.metadata ?? {},
       requestHash: command.requestHash,
       idempotent: false,
+      transactionId: command.transactionId,
     },
     { posting: inputs.posting, accounts: inputs.accounts, referenceTaken: inputs.referenceTaken },
     now,
