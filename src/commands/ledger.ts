@@ -593,7 +593,12 @@ function holdResult(
 }
 
 export function contextOf(actor: Actor): AppendContext {
-  return { correlationId: actor.correlationId, principal: actor.principal, occurredAt: new Date() };
+  return {
+    correlationId: actor.correlationId,
+    principal: actor.principal,
+    occurredAt: new Date(),
+    ...(actor.idempotencyKey === undefined ? {} : { idempotencyKey: actor.idempotencyKey }),
+  };
 }
 
 export function rejected<Result>(rejection: Rejection): CommandOutcome<Result> {

@@ -4,7 +4,7 @@
  *
  *   hash = SHA-256( RFC 8785 canonical JSON of
  *            { prevHash, type, data, id, correlationId, causationId, principal, occurredAt,
- *              schemaVersion } ), hex-encoded,
+ *              schemaVersion, idempotencyKey? } ), hex-encoded,
  *
  * where prevHash is the hash of the stream's previous event, or `genesisHash` for the first.
  * The metadata that attributes an event (who, when, in answer to what) is covered as well as
@@ -34,7 +34,8 @@ export interface HashedEvent {
 }
 
 export function eventHash(prevHash: string, event: HashedEvent): string {
-  const { correlationId, causationId, principal, occurredAt, schemaVersion } = event.metadata;
+  const { correlationId, causationId, principal, occurredAt, schemaVersion, idempotencyKey } =
+    event.metadata;
   const covered = {
     prevHash,
     type: event.type,
@@ -45,6 +46,8 @@ export function eventHash(prevHash: string, event: HashedEvent): string {
     principal,
     occurredAt,
     schemaVersion,
+    // Only on events written by a keyed request: the others hash as they always did.
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   };
   return hash("sha256", canonicalJson(covered), "hex");
 }
@@ -76,6 +79,7 @@ export function sealEvents(
         principal: own.principal,
         occurredAt: own.occurredAt.toISOString(),
         schemaVersion: String(event.schemaVersion ?? schemaVersionDefault),
+        ...(own.idempotencyKey === undefined ? {} : { idempotencyKey: own.idempotencyKey }),
       },
     };
     const hash = eventHash(previous, attributed);

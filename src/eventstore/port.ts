@@ -51,6 +51,8 @@ export interface EventMetadata {
   readonly principal: string;
   readonly occurredAt: string;
   readonly schemaVersion: string;
+  /** The Idempotency-Key of the request that wrote the event, if it had one. */
+  readonly idempotencyKey?: string;
   readonly prevHash: string;
   readonly hash: string;
 }
@@ -63,6 +65,8 @@ export interface AppendContext {
   readonly principal: string;
   /** Passed in by the caller (the store has no opinion of business time). */
   readonly occurredAt: Date;
+  /** The client's Idempotency-Key (scoped to the principal), when the request had one. */
+  readonly idempotencyKey?: string;
 }
 
 /** An event to append. `id` is a UUID; adapters generate one when it is absent. */

@@ -69,9 +69,20 @@ export class LedgerProjection {
     const types: Data[] = [];
     const accounts: Data[] = [];
     const postings: Data[] = [];
+    const keyed: Data[] = [];
     const commits = commitPositions(events);
     for (const event of events) {
       const data = event.data as Data;
+      const created = keyedCreation(event, data);
+      if (created !== undefined) {
+        keyed.push({
+          ...created,
+          principal: event.metadata.principal,
+          key: event.metadata.idempotencyKey,
+          at: event.metadata.occurredAt,
+          position: formatPosition(commits.get(event.position.commit) ?? event.position),
+        });
+      }
       if (event.type === "AccountTypeDefined") types.push(data);
       else if (event.type === "AccountOpened") accounts.push(data);
       else if (event.type === "PostingRecorded") {
@@ -115,6 +126,16 @@ export class LedgerProjection {
          INSERT INTO account_balances (account_id, currency, normal_balance, allow_negative, updated_at)
          SELECT "accountId", currency, "normalBalance", "allowNegative", "openedAt" FROM opened`,
         [JSON.stringify(accounts)],
+      );
+    }
+    if (keyed.length > 0) {
+      await client.query(
+        `INSERT INTO idempotency_keys (principal, idempotency_key, resource_type, resource_id, created_at, position)
+         SELECT principal, key, type, id, at, position
+           FROM jsonb_to_recordset($1::jsonb) AS x(principal text, key text, type text, id uuid,
+                at timestamptz, position text)
+         ON CONFLICT DO NOTHING`,
+        [JSON.stringify(keyed)],
       );
     }
     if (postings.length > 0) {
@@ -162,6 +183,20 @@ export class LedgerProjection {
       this.partitionMonthsReady.add(month);
     }
   }
+}
+
+/** What a keyed request's creating event created, for the idempotency key registry. */
+const creations: Readonly<Record<string, { type: string; id: string }>> = {
+  AccountOpened: { type: "account", id: "accountId" },
+  PostingRecorded: { type: "posting", id: "postingId" },
+  HoldPlaced: { type: "hold", id: "holdId" },
+  TransactionRequested: { type: "transaction", id: "transactionId" },
+};
+
+function keyedCreation(event: RecordedEvent, data: Data): { type: string; id: string } | undefined {
+  const creation = creations[event.type];
+  if (creation === undefined || event.metadata.idempotencyKey === undefined) return undefined;
+  return { type: creation.type, id: String(data[creation.id]) };
 }
 
 /**

@@ -23,6 +23,7 @@ const migrationsDir = path.resolve(
 export const readModelMigrations: readonly string[] = [
   "002.do.ledger-read-models.sql",
   "009.do.read-model-details.sql",
+  "011.do.idempotency-keys.sql",
 ];
 
 /**

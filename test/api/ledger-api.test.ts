@@ -343,6 +343,23 @@ describe("postings", () => {
       "IDEMPOTENCY_KEY_REUSED",
     );
     expect(await strongPosted(wallet)).toBe("3.00");
+    // The key registry (read model) says what the key created, once.
+    await api.call("GET", `/v1/postings/${first.body.id}`, {
+      headers: { "x-min-position": first.body.position },
+    });
+    const { rows } = await api.database.pool.query(
+      `SELECT principal, resource_type, resource_id::text, position FROM idempotency_keys
+        WHERE idempotency_key = $1`,
+      [headers["idempotency-key"]],
+    );
+    expect(rows).toEqual([
+      {
+        principal: "admin",
+        resource_type: "posting",
+        resource_id: first.body.id,
+        position: first.body.position,
+      },
+    ]);
   });
 
   it("scopes idempotency keys to the principal", async () => {
