@@ -3,7 +3,7 @@
  * gets its dependencies passed in, so tests build it on a test database and real HTTP.
  */
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { validatorCompiler } from "fastify-type-provider-zod";
 import { Registry } from "prom-client";
 import type { TotpStore } from "../auth/totp.js";
@@ -49,7 +49,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
     requestIdHeader: false,
     // One line per request (below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest("commandResult", undefined);
   app.addHook("onResponse", async (request, reply) => {
