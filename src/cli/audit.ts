@@ -13,7 +13,7 @@ import { type VerifyReport, verifyLedger } from "../audit/verify.js";
 import { type Config, loadConfig } from "../config/config.js";
 import { createPool } from "../db/pool.js";
 import { assertStreamName } from "../eventstore/validation.js";
-import { openCommandEventStore, openDatabase } from "./runtime.js";
+import { openCommandEventStore, openDatabase } from "./connect.js";
 
 export const auditUsage = `Usage:
   nova audit verify [--stream <stream>] [--json]

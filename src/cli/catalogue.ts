@@ -29,7 +29,7 @@ import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
 import { type OperatorAccount, operatorAccounts } from "../domain/catalogue/mobile-money.js";
 import type { EventStore } from "../eventstore/port.js";
-import { openCommandEventStore, openDatabase } from "./runtime.js";
+import { openCommandEventStore, openDatabase } from "./connect.js";
 
 export const seedUsage = `Usage: nova seed catalogue [--currency <code>] [--json]
 

@@ -18,7 +18,7 @@ import { isScope, type Scope, scopes } from "../auth/scopes.js";
 import { type Config, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
 import { createPool } from "../db/pool.js";
-import { openDatabase } from "./runtime.js";
+import { openDatabase } from "./connect.js";
 
 export const keysUsage = `Usage:
   nova keys create --name <name> --scopes <scope,scope,…>

@@ -6,9 +6,10 @@ import { ConfigError, loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
 import { auditCommand } from "./audit.js";
 import { demoCommand, seedCommand } from "./catalogue.js";
+import { createLogger, openDatabase } from "./connect.js";
 import { keysCommand } from "./keys.js";
 import { projectionsCommand } from "./projections.js";
-import { createLogger, openDatabase, startServer } from "./runtime.js";
+import { startServer } from "./runtime.js";
 
 const usage = `Usage: nova <command>
 

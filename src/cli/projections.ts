@@ -16,7 +16,7 @@ import { type LagProbe, postgresLagProbe, storeLagProbe } from "../projections/l
 import { LedgerProjection } from "../projections/ledger-projection.js";
 import { rebuildBatchSizeMaxDefault, rebuildProjection } from "../projections/rebuild.js";
 import type { Projection } from "../projections/runner.js";
-import { createLogger, openDatabase } from "./runtime.js";
+import { createLogger, openDatabase } from "./connect.js";
 
 const usage = `Usage: nova projections <status|rebuild> [options]
 

@@ -1,12 +1,12 @@
 /**
- * The composition root: starts (or connects to) Postgres, migrates it, builds the event store
- * and the HTTP app, and tears them down in the reverse order. Commands of the CLI share it.
+ * The server's composition root: starts (or connects to) Postgres, migrates it, builds the
+ * event store and the ledger service (ledger-app.ts), and tears them down in the reverse order.
+ * What every command opens (logger, database) is in connect.ts.
  */
 
 import type pg from "pg";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "../db/embedded.js";
 import { migrate } from "../db/migrate.js";
 import { clientConfig, createPool } from "../db/pool.js";
 import { appRole, appRoleUsable } from "../db/roles.js";
@@ -15,49 +15,8 @@ import type { EventStore } from "../eventstore/port.js";
 import { PostgresNotificationListener } from "../eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.js";
 import { seedOnFirstStart } from "./catalogue.js";
+import { openDatabase } from "./connect.js";
 import { createLedgerApp, type LedgerApp } from "./ledger-app.js";
-
-export const embeddedDatabaseName = "nova";
-
-export function createLogger(config: Pick<Config, "logLevel">): Logger {
-  return pino({
-    level: config.logLevel,
-    // Secrets never reach the logs, whatever a log call is handed.
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        "req.headers['x-otp']",
-        "*.apiKey",
-      ],
-      censor: "[redacted]",
-    },
-    ...(process.stdout.isTTY && process.env.NODE_ENV !== "production"
-      ? { transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l" } } }
-      : {}),
-  });
-}
-
-export interface Database {
-  readonly url: string;
-  readonly embedded: EmbeddedPostgresHandle | undefined;
-}
-
-/** Connects to DATABASE_URL, or starts the embedded Postgres kept under NOVA_DATA_DIR. */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
-  if (config.databaseUrl !== undefined) return { url: config.databaseUrl, embedded: undefined };
-  logger.info(
-    { dataDir: config.dataDir, port: config.embeddedPostgresPort },
-    "DATABASE_URL is not set: starting the embedded Postgres",
-  );
-  const embedded = await startEmbeddedPostgres({
-    dataDir: config.dataDir,
-    port: config.embeddedPostgresPort,
-    database: embeddedDatabaseName,
-    onLog: (line) => logger.debug({ postgres: line }),
-  });
-  return { url: embedded.connectionString, embedded };
-}
 
 export interface Server {
   readonly address: string;
@@ -119,17 +78,6 @@ async function serverRole(databaseUrl: string, logger: Logger): Promise<string |
   } finally {
     await probe.end();
   }
-}
-
-/**
- * The event store of a one-shot CLI command (audit, seeding): like the server's, but without a
- * notification listener (nothing here subscribes). The caller closes it and the pool.
- */
-export function openCommandEventStore(config: Config, pool: pg.Pool): EventStore {
-  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
-    return createKurrentDbEventStore(config.kurrentDbUrl);
-  }
-  return new PostgresEventStore(pool);
 }
 
 async function openEventStore(
