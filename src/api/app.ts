@@ -33,7 +33,7 @@ export interface AppDependencies {
     readonly authenticator: Authenticator;
     /** Transaction types, permissions, limits and domain transactions; absent: not served. */
     readonly transactions?: TransactionsApi;
-    /** Step-up 2FA secrets; absent: 2FA is unavailable (503) and 2FA types cannot be used. */
+    /** Step-up 2FA secrets; absent: 2FA is unavailable (403s that say why). */
     readonly totp?: TotpStore;
   };
   readonly metrics?: Registry;
