@@ -497,10 +497,12 @@ function postingWrite(
 ): Decision<PostingResult> {
   if (decision.kind === "rejection") return decision;
   if (decision.kind === "replay") {
+    // The original answer: the posting as it was recorded, even if it was reversed since.
+    const asRecorded: Posting = { ...decision.posting, status: "POSTED", reversedBy: null };
     return {
       kind: "answer",
       result: {
-        posting: decision.posting,
+        posting: asRecorded,
         balances: balancesOfAccounts(view, decision.posting, now),
       },
       position: view.firstPosition(ownStream),

@@ -362,6 +362,21 @@ describe("postings", () => {
     ]);
   });
 
+  it("replays the original answer even after the posting was reversed", async () => {
+    const { funding, wallet } = await funded("1.00");
+    const headers = { "idempotency-key": `key-${randomUUID()}` };
+    const first = await post(transfer(funding, wallet, "2.00"), headers);
+    const reversal = await api.call("POST", `/v1/postings/${first.body.id}/reverse`, {
+      body: { reason: "mistake" },
+    });
+    expect(reversal.status).toBe(201);
+    const again = await post(transfer(funding, wallet, "2.00"), headers);
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expect(await strongPosted(wallet)).toBe("1.00");
+  });
+
   it("scopes idempotency keys to the principal", async () => {
     const { funding, wallet } = await funded("1.00");
     const otherAdmin = await api.keyWith("admin");
