@@ -20,6 +20,7 @@ declare module "fastify" {
           readonly postingId?: string;
           readonly accountId?: string;
           readonly holdId?: string;
+          readonly transactionId?: string;
         }
       | undefined;
   }
@@ -100,12 +101,14 @@ function resourceIdsOf(result: unknown): {
   holdId?: string;
 } {
   if (typeof result !== "object" || result === null) return {};
-  const { posting, account, holdId } = result as {
+  const { posting, account, holdId, transaction } = result as {
     posting?: { id?: unknown };
     account?: { id?: unknown };
     holdId?: unknown;
+    transaction?: { id?: unknown };
   };
   return {
+    ...(typeof transaction?.id === "string" ? { transactionId: transaction.id } : {}),
     ...(typeof posting?.id === "string" ? { postingId: posting.id } : {}),
     ...(typeof account?.id === "string" ? { accountId: account.id } : {}),
     ...(typeof holdId === "string" ? { holdId } : {}),
@@ -123,7 +126,13 @@ export function actorOf(request: FastifyRequest): Actor {
 }
 
 export function notFound(
-  code: "ACCOUNT_NOT_FOUND" | "POSTING_NOT_FOUND" | "HOLD_NOT_FOUND" | "ACCOUNT_TYPE_NOT_FOUND",
+  code:
+    | "ACCOUNT_NOT_FOUND"
+    | "POSTING_NOT_FOUND"
+    | "HOLD_NOT_FOUND"
+    | "ACCOUNT_TYPE_NOT_FOUND"
+    | "TRANSACTION_TYPE_NOT_FOUND"
+    | "TRANSACTION_NOT_FOUND",
   detail: string,
 ): ProblemError {
   return new ProblemError({ status: 404, code, title: "Not found", detail });

@@ -11,7 +11,7 @@ import type pg from "pg";
 import type { NormalBalance } from "../domain/account-types/account-type.js";
 import { type CurrencyCode, Decimal, formatAmount, isCurrencyCode } from "../domain/money/index.js";
 import { uuidPattern } from "./cursor.js";
-import type { BalanceSetResource } from "./resources.js";
+import { type BalanceRow, type BalanceSetResource, balanceSetResource } from "./resources.js";
 import { readStatement, type Statement, type StatementRequest } from "./statements.js";
 
 export interface TrialBalanceCurrency {
@@ -165,14 +165,6 @@ interface AccountTypeDayRow {
   credits: string;
 }
 
-interface BalancesAsOfRow {
-  account_id: string;
-  currency: string;
-  overdraft_limit: string;
-  posted: string;
-  held: string;
-}
-
 const dayPattern = /^(\d{4})-(\d{2})-(\d{2})$/;
 const dayMs = 86_400_000;
 
@@ -221,23 +213,9 @@ export class Reports {
   async balancesAsOf(accountId: string, asOf: Date): Promise<BalanceSetResource | undefined> {
     assertInstant(asOf, "asOf");
     if (!uuidPattern.test(accountId)) return undefined;
-    const result = await this.pool.query<BalancesAsOfRow>(balancesAsOfSql, [accountId, asOf]);
+    const result = await this.pool.query<BalanceRow>(balancesAsOfSql, [accountId, asOf]);
     const row = result.rows[0];
-    if (row === undefined) return undefined;
-    const currency = currencyOf(row.currency);
-    const posted = new Decimal(row.posted);
-    const held = new Decimal(row.held);
-    const overdraftLimit = new Decimal(row.overdraft_limit);
-    return {
-      accountId: row.account_id,
-      currency,
-      posted: formatAmount(posted, currency),
-      held: formatAmount(held, currency),
-      // API.md: available = posted − held + overdraftLimit.
-      available: formatAmount(posted.minus(held).plus(overdraftLimit), currency),
-      overdraftLimit: formatAmount(overdraftLimit, currency),
-      asOf: asOf.toISOString(),
-    };
+    return row === undefined ? undefined : balanceSetResource(row, asOf);
   }
 }
 

@@ -7,7 +7,6 @@ import type { FastifyInstance } from "fastify";
 import { isRejection } from "../../domain/errors.js";
 import type { TransactionType } from "../../domain/transaction-types/transaction-type.js";
 import { actorOf, notFound, rejectionProblem } from "../outcomes.js";
-import { ProblemError } from "../problem.js";
 import { commandHeaders, listOf, problem, readHeaders } from "../schemas.js";
 import {
   accountTypePermissions,
@@ -223,10 +222,5 @@ function transactionTypeBody(type: TransactionType, position: string) {
 }
 
 function transactionTypeNotFound(code: string) {
-  return new ProblemError({
-    status: 404,
-    code: "TRANSACTION_TYPE_NOT_FOUND",
-    title: "Not found",
-    detail: `no transaction type ${code}`,
-  });
+  return notFound("TRANSACTION_TYPE_NOT_FOUND", `no transaction type ${code}`);
 }

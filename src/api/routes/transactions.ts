@@ -10,7 +10,7 @@ import type { Rejection } from "../../domain/errors.js";
 import type { DomainTransaction } from "../../domain/transactions/transaction.js";
 import type { TransactionQueries } from "../../queries/transactions.js";
 import { awaitMinPosition, type ReadModelProgress } from "../consistency.js";
-import { actorOf, rejectionProblem } from "../outcomes.js";
+import { actorOf, notFound, rejectionProblem, resultOf } from "../outcomes.js";
 import { ProblemError } from "../problem.js";
 import { commandHeaders, listOf, problem, readHeaders } from "../schemas.js";
 import {
@@ -162,9 +162,7 @@ export function commandResult<Result>(
   outcome: CommandOutcome<Result>,
   reply: FastifyReply,
 ): { result: Result; position: string } {
-  if (!outcome.ok) throw problemOf(outcome.rejection);
-  if (outcome.replayed) reply.header("idempotent-replayed", "true");
-  const result = outcome.result;
+  const { result, position } = resultOf(outcome, reply);
   if (isFailedTransaction(result)) {
     const failure = result.transaction.failure;
     throw problemOf(
@@ -175,10 +173,10 @@ export function commandResult<Result>(
         ...(failure.details === null ? {} : { details: failure.details }),
         ...(failure.errors === null ? {} : { errors: failure.errors }),
       },
-      { transactionId: result.transaction.id, position: outcome.position },
+      { transactionId: result.transaction.id, position },
     );
   }
-  return { result, position: outcome.position };
+  return { result, position };
 }
 
 function isFailedTransaction(result: unknown): result is TransactionResult & {
@@ -191,11 +189,7 @@ function isFailedTransaction(result: unknown): result is TransactionResult & {
 
 function problemOf(rejection: Rejection, extensions: Record<string, unknown> = {}): ProblemError {
   const base = rejectionProblem(rejection).problem;
-  return new ProblemError({
-    ...base,
-    ...(rejection.errors === undefined ? {} : { errors: rejection.errors }),
-    extensions: { ...base.extensions, ...extensions },
-  });
+  return new ProblemError({ ...base, extensions: { ...base.extensions, ...extensions } });
 }
 
 function transactionBody(result: TransactionResult, position: string) {
@@ -220,10 +214,5 @@ function transactionBody(result: TransactionResult, position: string) {
 }
 
 function transactionNotFound(id: string): ProblemError {
-  return new ProblemError({
-    status: 404,
-    code: "TRANSACTION_NOT_FOUND",
-    title: "Not found",
-    detail: `transaction ${id} does not exist`,
-  });
+  return notFound("TRANSACTION_NOT_FOUND", `transaction ${id} does not exist`);
 }
