@@ -522,13 +522,13 @@ function postingWrite(
     };
     events.push({ stream: claim, events: [claimed] });
   }
-  return write(events, (after) => ({
-    posting: decision.posting,
-    balances: accountIds.flatMap((accountId) => {
-      const account = accountOf(after, accountId);
-      return account === undefined ? [] : [balanceView(account, now)];
-    }),
-  }));
+  return write(events, (after) =>
+    postingResult(
+      decision.posting,
+      accountIds.map((accountId) => accountOf(after, accountId)),
+      now,
+    ),
+  );
 }
 
 function balancesOfAccounts(view: StreamView, posting: Posting, now: Date): BalanceView[] {
@@ -536,6 +536,27 @@ function balancesOfAccounts(view: StreamView, posting: Posting, now: Date): Bala
     const account = accountOf(view, accountId);
     return account === undefined ? [] : [balanceView(account, now)];
   });
+}
+
+/**
+ * A posting's result. Its balances are formatted only when someone reads them (the HTTP answer
+ * does not): the account states are taken now, and they never change once made.
+ */
+function postingResult(
+  posting: Posting,
+  accounts: readonly AccountState[],
+  now: Date,
+): PostingResult {
+  let balances: BalanceView[] | undefined;
+  return {
+    posting,
+    get balances() {
+      balances ??= accounts.flatMap((account) =>
+        account === undefined ? [] : [balanceView(account, now)],
+      );
+      return balances;
+    },
+  };
 }
 
 export function write<Result>(
