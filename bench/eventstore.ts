@@ -8,10 +8,12 @@
  *   idempotency guard) plus an account stream at the revision the decision was made on. The
  *   accounts are a shared pool, so two workers sometimes race on one: those are conflicts.
  *
- * Napkin maths: every append is one transaction of 4 round trips (BEGIN, lock_streams, the
- * insert, COMMIT) and, with durability "full", one WAL fsync; so at concurrency 1 appends/s is
- * about 1 / (4 round trips + 1 fsync). At concurrency 16 the round trips overlap and group
- * commit shares fsyncs, until the CPU (bench and server on the same cores) is the limit.
+ * Napkin maths: an append whose expectations match the heads the store remembers (every
+ * `single` append after the first, every `multi2` whose account head is known) is one INSERT
+ * in its own transaction: one round trip and, with durability "full", one WAL fsync; so at
+ * concurrency 1 appends/s is about 1 / (round trip + fsync). Others take the locked way
+ * (BEGIN, lock_streams, the insert, COMMIT). At concurrency 16 the round trips overlap and
+ * group commit shares fsyncs, until the CPU (bench and server on the same cores) is the limit.
  *
  * Usage: npm run bench:eventstore -- [--seconds N] [--warmup-seconds N]
  *          [--durability full|none] [--json]

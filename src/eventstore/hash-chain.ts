@@ -34,22 +34,38 @@ export interface HashedEvent {
 }
 
 export function eventHash(prevHash: string, event: HashedEvent): string {
-  const { correlationId, causationId, principal, occurredAt, schemaVersion, idempotencyKey } =
-    event.metadata;
-  const covered = {
-    prevHash,
-    type: event.type,
-    data: event.data,
-    id: event.id,
-    correlationId,
-    causationId,
-    principal,
-    occurredAt,
-    schemaVersion,
-    // Only on events written by a keyed request: the others hash as they always did.
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  return hashOfCovered(prevHash, event, canonicalJson(event.data));
+}
+
+/**
+ * The hash over the canonical JSON of what an event's hash covers, written member by member
+ * in their sorted order (RFC 8785 sorts by name: causationId < correlationId < data < id <
+ * idempotencyKey < occurredAt < prevHash < principal < schemaVersion < type), with `data`
+ * already canonical: sealing keeps that text and stores it. A member that is undefined is
+ * left out, as canonical JSON of an object leaves it out. A test holds this equal to the
+ * `canonicalize` package over the object of the doc comment above.
+ */
+function hashOfCovered(prevHash: string, event: HashedEvent, dataJson: string): string {
+  const { metadata } = event;
+  let text = "{";
+  const add = (name: string, value: unknown) => {
+    const json = canonicalJsonOf(value);
+    if (json === undefined) return;
+    if (text.length > 1) text += ",";
+    text += `"${name}":${json}`;
   };
-  return hash("sha256", canonicalJson(covered), "hex");
+  add("causationId", metadata.causationId);
+  add("correlationId", metadata.correlationId);
+  text += `${text.length > 1 ? "," : ""}"data":${dataJson}`;
+  add("id", event.id);
+  // Only on events written by a keyed request: the others hash as they always did.
+  add("idempotencyKey", metadata.idempotencyKey);
+  add("occurredAt", metadata.occurredAt);
+  add("prevHash", prevHash);
+  add("principal", metadata.principal);
+  add("schemaVersion", metadata.schemaVersion);
+  add("type", event.type);
+  return hash("sha256", `${text}}`, "hex");
 }
 
 /** An event ready to be written: its id fixed and its metadata, hash chain included, stamped. */
@@ -57,6 +73,8 @@ export interface SealedEvent {
   readonly id: string;
   readonly type: string;
   readonly data: JsonObject;
+  /** `data` as canonical JSON (what the hash covers), ready to be stored. */
+  readonly dataJson: string;
   readonly metadata: EventMetadata;
 }
 
@@ -82,10 +100,11 @@ export function sealEvents(
         ...(own.idempotencyKey === undefined ? {} : { idempotencyKey: own.idempotencyKey }),
       },
     };
-    const hash = eventHash(previous, attributed);
+    const dataJson = canonicalJson(event.data);
+    const hash = hashOfCovered(previous, attributed, dataJson);
     const metadata: EventMetadata = { ...attributed.metadata, prevHash: previous, hash };
     previous = hash;
-    return { ...attributed, metadata };
+    return { ...attributed, dataJson, metadata };
   });
 }
 

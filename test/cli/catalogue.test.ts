@@ -55,7 +55,7 @@ describe("nova seed catalogue", () => {
     );
     expect(result.out).toContain(`  FEE_INCOME          ${operatorAccountId("FEE_INCOME", "XCD")}`);
     const { rows } = await database.pool.query(
-      "SELECT name FROM streams WHERE name LIKE 'config-transaction-type-%'",
+      "SELECT DISTINCT stream FROM events WHERE stream LIKE 'config-transaction-type-%'",
     );
     expect(rows).toHaveLength(7);
   });

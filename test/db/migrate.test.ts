@@ -24,7 +24,7 @@ describe("migrations", () => {
     const second = await migrate(database.connectionString, { directory });
     expect(second).toEqual({ applied: [], version: first.version });
     const tables = await database.pool.query(
-      "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('events', 'streams')",
+      "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('events', 'api_keys')",
     );
     expect(tables.rows[0]).toEqual({ n: 2 });
   });

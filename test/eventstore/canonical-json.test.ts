@@ -1,7 +1,10 @@
+import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJsonOf } from "../../src/eventstore/canonical-json.js";
+import { eventHash } from "../../src/eventstore/hash-chain.js";
+import type { JsonObject } from "../../src/eventstore/port.js";
 
 describe("canonical JSON (RFC 8785)", () => {
   it("is what the canonicalize package writes, for any JSON value", () => {
@@ -21,5 +24,37 @@ describe("canonical JSON (RFC 8785)", () => {
   it("leaves out undefined members, writes undefined array items as null, refuses NaN", () => {
     expect(canonicalJsonOf({ a: undefined, b: [undefined] })).toBe('{"b":[null]}');
     expect(() => canonicalJsonOf({ a: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe("the hash chain's covered text", () => {
+  const text = fc.string({ unit: "binary", maxLength: 12 });
+  it("hashes RFC 8785 JSON of the documented object, for any event and metadata", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          prevHash: text,
+          id: text,
+          type: text,
+          data: fc.dictionary(text, fc.jsonValue()),
+          correlationId: text,
+          causationId: text,
+          principal: text,
+          occurredAt: text,
+          schemaVersion: text,
+          idempotencyKey: fc.option(text, { nil: undefined }),
+        }),
+        ({ prevHash, id, type, data, ...metadata }) => {
+          const covered = { prevHash, type, data, id, ...metadata };
+          const expected = createHash("sha256")
+            .update(canonicalize(covered) ?? "")
+            .digest("hex");
+          expect(eventHash(prevHash, { id, type, data: data as JsonObject, metadata })).toBe(
+            expected,
+          );
+        },
+      ),
+      { numRuns: 1_000 },
+    );
   });
 });

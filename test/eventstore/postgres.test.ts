@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidAppend } from "../../src/eventstore/errors.js";
+import { InvalidAppend, WrongExpectedRevision } from "../../src/eventstore/errors.js";
+import { verifyChain } from "../../src/eventstore/hash-chain.js";
+import { comparePositions, type RecordedEvent } from "../../src/eventstore/port.js";
 import { PostgresNotificationListener } from "../../src/eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -83,6 +86,104 @@ describe("postgres event store", () => {
       store.append("s-2", "any", [{ type: "A", data: {} }], { ...context(), principal: "" }),
     ).rejects.toThrow(/principal/);
   });
+
+  it("a store that remembers a head another writer moved past is refused with the real revision, and writes nothing", async () => {
+    const stream = `account-stale-${randomUUID()}`;
+    const other = new PostgresEventStore(database.pool);
+    await store.append(stream, "no_stream", [{ type: "A", data: {} }], context());
+    // Another process appends: this store still remembers revision 0 as the head.
+    await other.append(stream, 0, [{ type: "B", data: {} }], context());
+    const refusal = await store
+      .append(stream, 0, [{ type: "Stale", data: {} }], context())
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(WrongExpectedRevision);
+    expect(refusal).toMatchObject({ stream, expected: 0, actual: 1 });
+    expect((await store.readStream(stream)).map((e) => e.type)).toEqual(["A", "B"]);
+    await store.append(stream, 1, [{ type: "C", data: {} }], context());
+    const events = await store.readStream(stream);
+    expect(events.map((e) => e.type)).toEqual(["A", "B", "C"]);
+    expect(verifyChain(events)).toEqual([]);
+  });
+
+  it("several processes appending on the heads they remember (one statement each, crossing streams) and locked writers beside them, write each revision once, gap-free and chained, in order for readers", async () => {
+    const prefix = `account-cross-${randomUUID()}`;
+    const streams = Array.from({ length: 6 }, (_, index) => `${prefix}-${index}`);
+    let connects = 0;
+    const counting = {
+      query: (...args: Parameters<pg.Pool["query"]>) => database.pool.query(...args),
+      connect: () => {
+        connects++;
+        return database.pool.connect();
+      },
+    } as unknown as pg.Pool;
+    const stores = Array.from({ length: 4 }, () => new PostgresEventStore(counting));
+    const received: RecordedEvent[] = [];
+    const subscription = store.subscribe(
+      { filter: { streamPrefixes: [`${prefix}-`] } },
+      async (events) => {
+        received.push(...events);
+      },
+    );
+    let appended = 0;
+    let refused = 0;
+    const worker = async (writer: PostgresEventStore, index: number) => {
+      for (let round = 0; round < 40; round++) {
+        const first = streams[(index + round) % streams.length] ?? "";
+        const second = streams[(index * 5 + round * 7 + 1) % streams.length] ?? "";
+        // Crossing orders: one writer's (a, b) is another's (b, a).
+        const chosen = [...new Set(round % 2 === 0 ? [first, second] : [second, first])];
+        const heads = await Promise.all(
+          chosen.map(async (stream) => {
+            const [last] = await writer.readStream(stream, { direction: "backwards", limit: 1 });
+            return last === undefined ? ("no_stream" as const) : last.revision;
+          }),
+        );
+        try {
+          await writer.appendMulti(
+            chosen.map((stream, at) => ({
+              stream,
+              // Every fourth writer takes the locked way, racing the one-statement writers.
+              expected: index % 4 === 3 ? ("any" as const) : (heads[at] ?? "no_stream"),
+              events: [{ type: "Moved", data: { index, round } }],
+            })),
+            context(),
+          );
+          appended += chosen.length;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedRevision)) throw error;
+          refused++;
+        }
+      }
+    };
+    await Promise.all(
+      stores.flatMap((writer, index) => [worker(writer, index), worker(writer, index + 4)]),
+    );
+    for (let waited = 0; received.length < appended && waited < 200; waited++) await sleep(50);
+    await subscription.stop();
+
+    expect(refused).toBeGreaterThan(0);
+    // Most appends went the one-statement way: only the locked way takes a client.
+    expect(connects).toBeLessThan((appended + refused) / 2);
+    let total = 0;
+    for (const stream of streams) {
+      const events = await store.readStream(stream, { limit: 1_000 });
+      expect(events.map((e) => e.revision)).toEqual(events.map((_, at) => at));
+      expect(verifyChain(events)).toEqual([]);
+      total += events.length;
+    }
+    expect(total).toBe(appended);
+    expect(received).toHaveLength(appended);
+    const order = received.map((e) => e.position);
+    for (let at = 1; at < order.length; at++) {
+      const [before, after] = [order[at - 1], order[at]];
+      if (before === undefined || after === undefined) continue;
+      expect(comparePositions(before, after)).toBeLessThan(0);
+    }
+    for (const stream of streams) {
+      const revisions = received.filter((e) => e.stream === stream).map((e) => e.revision);
+      expect(revisions).toEqual(revisions.map((_, at) => at));
+    }
+  }, 60_000);
 
   it("does not show an event to readers while an older transaction is still open", async () => {
     // A writer whose transaction started first (older xid) but has not committed yet.
