@@ -5,6 +5,52 @@
  * faster than the `canonicalize` package, which a property test holds it equal to).
  */
 export function canonicalJsonOf(value: unknown): string | undefined {
+  // Most event data is built with its members already in order: then JSON.stringify (native,
+  // no sorting, no intermediate strings) writes exactly the canonical text.
+  if (inCanonicalOrder(value)) return JSON.stringify(value);
+  return canonicalJsonSorted(value);
+}
+
+/**
+ * Whether JSON.stringify writes `value` canonically: plain objects whose members come in
+ * sorted order (for…in and JSON.stringify walk them alike: integer-like names first, then
+ * insertion order, so a check of that order is a check of what JSON.stringify writes),
+ * finite numbers, strings, booleans, null, and arrays of those. Anything else (undefined,
+ * toJSON, class instances, …) is left to the sorting writer.
+ */
+function inCanonicalOrder(value: unknown): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      if (!inCanonicalOrder(value[index])) return false;
+    }
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const record = value as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const key in record) {
+    if (previous !== undefined && !(previous < key)) return false;
+    if (!inCanonicalOrder(record[key])) return false;
+    previous = key;
+  }
+  return true;
+}
+
+/** The general writer: sorts every object's members (linear in the value's size). */
+function canonicalJsonSorted(value: unknown): string | undefined {
   if (value === null || typeof value !== "object") {
     if (typeof value === "number" && !Number.isFinite(value)) {
       throw new RangeError(`${value} has no JSON form`);
@@ -16,18 +62,18 @@ export function canonicalJsonOf(value: unknown): string | undefined {
     let out = "[";
     for (let index = 0; index < value.length; index++) {
       if (index > 0) out += ",";
-      out += canonicalJsonOf(value[index]) ?? "null";
+      out += canonicalJsonSorted(value[index]) ?? "null";
     }
     return `${out}]`;
   }
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
-    return canonicalJsonOf((value as { toJSON(): unknown }).toJSON());
+    return canonicalJsonSorted((value as { toJSON(): unknown }).toJSON());
   }
   const record = value as Record<string, unknown>;
   let out = "{";
   let first = true;
   for (const key of Object.keys(record).sort()) {
-    const member = canonicalJsonOf(record[key]);
+    const member = canonicalJsonSorted(record[key]);
     if (member === undefined) continue;
     if (!first) out += ",";
     first = false;

@@ -47,25 +47,26 @@ export function eventHash(prevHash: string, event: HashedEvent): string {
  */
 function hashOfCovered(prevHash: string, event: HashedEvent, dataJson: string): string {
   const { metadata } = event;
-  let text = "{";
-  const add = (name: string, value: unknown) => {
-    const json = canonicalJsonOf(value);
-    if (json === undefined) return;
-    if (text.length > 1) text += ",";
-    text += `"${name}":${json}`;
-  };
-  add("causationId", metadata.causationId);
-  add("correlationId", metadata.correlationId);
-  text += `${text.length > 1 ? "," : ""}"data":${dataJson}`;
-  add("id", event.id);
-  // Only on events written by a keyed request: the others hash as they always did.
-  add("idempotencyKey", metadata.idempotencyKey);
-  add("occurredAt", metadata.occurredAt);
-  add("prevHash", prevHash);
-  add("principal", metadata.principal);
-  add("schemaVersion", metadata.schemaVersion);
-  add("type", event.type);
-  return hash("sha256", `${text}}`, "hex");
+  const text =
+    `{${member("causationId", metadata.causationId)}` +
+    member("correlationId", metadata.correlationId) +
+    `"data":${dataJson},` +
+    member("id", event.id) +
+    // Only on events written by a keyed request: the others hash as they always did.
+    member("idempotencyKey", metadata.idempotencyKey) +
+    member("occurredAt", metadata.occurredAt) +
+    member("prevHash", prevHash) +
+    member("principal", metadata.principal) +
+    member("schemaVersion", metadata.schemaVersion) +
+    member("type", event.type);
+  // Every member ends in a comma: the last one's becomes the closing brace.
+  return hash("sha256", `${text.slice(0, -1)}}`, "hex");
+}
+
+/** `"name":<canonical value>,`, or nothing when the value has no JSON form (undefined). */
+function member(name: string, value: unknown): string {
+  const json = typeof value === "string" ? JSON.stringify(value) : canonicalJsonOf(value);
+  return json === undefined ? "" : `"${name}":${json},`;
 }
 
 /** An event ready to be written: its id fixed and its metadata, hash chain included, stamped. */

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJsonOf } from "../../src/eventstore/canonical-json.js";
 import { eventHash } from "../../src/eventstore/hash-chain.js";
-import type { JsonObject } from "../../src/eventstore/port.js";
+import type { JsonObject, JsonValue } from "../../src/eventstore/port.js";
 
 describe("canonical JSON (RFC 8785)", () => {
   it("is what the canonicalize package writes, for any JSON value", () => {
@@ -19,6 +19,32 @@ describe("canonical JSON (RFC 8785)", () => {
   it("sorts members by UTF-16 code units and writes numbers as ECMAScript does", () => {
     const value = { b: 1, a: [1e21, 0.1, -0, "é"], "€": null, "\u{1F600}": true, A: {} };
     expect(canonicalJsonOf(value)).toBe('{"A":{},"a":[1e+21,0.1,0,"é"],"b":1,"€":null,"😀":true}');
+  });
+
+  it("writes values whose members are already in order as it writes any other", () => {
+    const sortedDeep = (value: JsonValue): JsonValue => {
+      if (Array.isArray(value)) return value.map(sortedDeep);
+      if (value === null || typeof value !== "object") return value;
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, sortedDeep(value[key] as JsonValue)]),
+      );
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const ordered = sortedDeep(value as JsonValue);
+        expect(canonicalJsonOf(ordered)).toBe(canonicalize(value));
+      }),
+      { numRuns: 2_000 },
+    );
+    // Integer-like names come first whatever the insertion order: "10" sorts before "9".
+    expect(canonicalJsonOf({ "10": 1, "9": 2, a: { c: 1, b: 2 } })).toBe(
+      '{"10":1,"9":2,"a":{"b":2,"c":1}}',
+    );
+    expect(canonicalJsonOf({ a: new Date(0), b: Object.create(null) })).toBe(
+      '{"a":"1970-01-01T00:00:00.000Z","b":{}}',
+    );
   });
 
   it("leaves out undefined members, writes undefined array items as null, refuses NaN", () => {

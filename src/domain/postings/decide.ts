@@ -354,27 +354,29 @@ function postingRecorded(
   now: Date,
   links: { readonly reverses: string | null; readonly holdId: string | null },
 ): PostingRecorded {
+  // Members in sorted order (here and in EntryPosted): the hash chain's canonical JSON of
+  // such data is plain JSON.stringify, its fast path.
   return {
     type: "PostingRecorded",
     data: {
-      postingId: command.postingId,
-      transactionType: command.transactionType ?? null,
-      reference: command.reference ?? null,
+      createdAt: now.toISOString(),
       description: command.description ?? null,
       entries: entries.map(
         (entry): PostingEntry => ({
           accountId: entry.accountId,
-          side: entry.side,
           amount: formatAmount(entry.amount, entry.currency),
           currency: entry.currency,
+          side: entry.side,
         }),
       ),
+      holdId: links.holdId,
       metadata: command.metadata ?? {},
+      postingId: command.postingId,
+      reference: command.reference ?? null,
       requestHash: command.requestHash,
       reverses: links.reverses,
-      holdId: links.holdId,
-      createdAt: now.toISOString(),
       ...(command.transactionId ? { transactionId: command.transactionId } : {}),
+      transactionType: command.transactionType ?? null,
     },
   };
 }
@@ -411,12 +413,12 @@ function applyPosting(
     const posted: EntryPosted = {
       type: "EntryPosted",
       data: {
+        amount: entry.amount,
+        at,
+        balanceAfter: formatAmount(current.account.posted.plus(delta), entry.currency),
+        currency: entry.currency,
         postingId: recorded.data.postingId,
         side: entry.side,
-        amount: entry.amount,
-        currency: entry.currency,
-        balanceAfter: formatAmount(current.account.posted.plus(delta), entry.currency),
-        at,
         ...(countsTowardLimits === null ? {} : { transactionType: countsTowardLimits }),
       },
     };
