@@ -4,9 +4,11 @@
  * decision sees the earlier ones) and appends the accepted ones in one atomic multi-stream
  * append: one commit for many postings, so a hot account is not a lock convoy.
  *
- * Several batches may be in flight at once when they touch disjoint streams. A command whose
- * streams are in flight waits for the next batch, and so does every later command on those
- * streams, so each stream's commands are applied in the order they were submitted.
+ * Several batches may be in flight at once when they touch disjoint streams: waiting commands
+ * are split over batches (never below `splitSizeMin` each), so one batch is decided while
+ * another is written. A command whose streams are in flight waits for the next batch, and so
+ * does every later command on those streams, so each stream's commands are applied in the
+ * order they were submitted.
  */
 import { isRejection, type Rejection } from "../domain/errors.js";
 import { InvalidAppend, WrongExpectedRevision } from "../eventstore/errors.js";
@@ -109,6 +111,8 @@ export const conflictRetriesMaxDefault = 8;
 /** A stream is read in pages of this many events when (re)loaded. */
 const readPageSize = 1_000;
 const conflictBackoffMsMax = 20;
+/** Fewer waiting commands than this per batch are not split over several batches. */
+const splitSizeMin = 32;
 
 interface Pending {
   readonly command: PlannedCommand<unknown>;
@@ -189,9 +193,9 @@ export class CommandPipeline {
   }
 
   private pump(): void {
-    while (this.batchesInFlight < this.batchesInFlightMax && this.queue.length > 0) {
-      const batch = this.takeBatch();
-      if (batch.length === 0) return;
+    const slots = this.batchesInFlightMax - this.batchesInFlight;
+    if (slots <= 0 || this.queue.length === 0) return;
+    for (const batch of this.takeBatches(slots)) {
       this.batchesInFlight++;
       void this.runBatch(batch).finally(() => {
         this.batchesInFlight--;
@@ -201,26 +205,57 @@ export class CommandPipeline {
     }
   }
 
-  /** Takes waiting commands in order, skipping (and blocking behind) busy streams. */
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
+  /**
+   * Takes waiting commands in order into up to `slots` batches on disjoint streams, so that
+   * one batch is decided and sealed while another is being written: the work of this process
+   * and of the database overlap. A command joins the batch that already has one of its
+   * streams (a hot account's commands all land in one batch), else the smallest. A command
+   * whose streams are in flight, or spread over two batches, waits for a later round, and so
+   * does every later command on its streams: each stream's commands apply in submitted order.
+   */
+  private takeBatches(slots: number): Pending[][] {
+    const wanted = Math.max(1, Math.min(slots, Math.floor(this.queue.length / splitSizeMin)));
+    const batches: Pending[][] = Array.from({ length: wanted }, () => []);
+    const owner = new Map<string, Pending[]>();
     const blocked = new Set<string>();
     const remaining: Pending[] = [];
     for (const pending of this.queue) {
       const streams = pending.command.streams;
-      const busy = streams.some((s) => this.streamsInFlight.has(s) || blocked.has(s));
-      if (busy || batch.length >= this.batchSizeMax) {
+      const placed = this.placement(streams, owner, blocked);
+      const target = placed === undefined ? smallest(batches) : placed;
+      if (target === "wait" || target.length >= this.batchSizeMax) {
         for (const stream of streams) blocked.add(stream);
         remaining.push(pending);
         continue;
       }
-      batch.push(pending);
+      target.push(pending);
+      for (const stream of streams) owner.set(stream, target);
     }
     this.queue.splice(0, this.queue.length, ...remaining);
-    for (const pending of batch) {
-      for (const stream of pending.command.streams) this.streamsInFlight.add(stream);
+    const taken = batches.filter((batch) => batch.length > 0);
+    for (const batch of taken) {
+      for (const pending of batch) {
+        for (const stream of pending.command.streams) this.streamsInFlight.add(stream);
+      }
     }
-    return batch;
+    return taken;
+  }
+
+  /** The batch a command must join (one holding its streams), "wait", or undefined: any. */
+  private placement(
+    streams: readonly string[],
+    owner: ReadonlyMap<string, Pending[]>,
+    blocked: ReadonlySet<string>,
+  ): Pending[] | "wait" | undefined {
+    let target: Pending[] | undefined;
+    for (const stream of streams) {
+      if (this.streamsInFlight.has(stream) || blocked.has(stream)) return "wait";
+      const batch = owner.get(stream);
+      if (batch === undefined) continue;
+      if (target !== undefined && target !== batch) return "wait";
+      target = batch;
+    }
+    return target;
   }
 
   private async runBatch(batch: readonly Pending[]): Promise<void> {
@@ -580,6 +615,14 @@ function emptyStream(stream: string): LoadedStream {
 
 function systemContext(now: Date): AppendContext {
   return { correlationId: "system", principal: "system", occurredAt: now };
+}
+
+function smallest(batches: readonly Pending[][]): Pending[] {
+  let found = batches[0];
+  for (const batch of batches)
+    if (found === undefined || batch.length < found.length) found = batch;
+  if (found === undefined) throw new Error("there is at least one batch");
+  return found;
 }
 
 function sleep(ms: number): Promise<void> {

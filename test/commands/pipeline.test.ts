@@ -138,6 +138,38 @@ describe("the batching pipeline", () => {
     ).toEqual(expected);
   });
 
+  it("commands waiting together on disjoint accounts are split over batches in flight at once; a hot account's stay in one", async () => {
+    const sizes: number[] = [];
+    const second = t.secondLedger({
+      observer: {
+        batchAppended: ({ commands }) => {
+          sizes.push(commands);
+        },
+      },
+    });
+    const payers = await Promise.all(Array.from({ length: 64 }, () => fundedWallet("5.00")));
+    const payees = await Promise.all(Array.from({ length: 64 }, () => openAccount(t.ledger)));
+    const disjoint = await Promise.all(
+      payers.map((payer, i) =>
+        second.recordPosting(transfer(payer, payees[i] ?? funding, "1.00"), actor()),
+      ),
+    );
+    expect(disjoint.map(code)).toEqual(Array(64).fill("OK"));
+    // 64 waiting commands on 128 accounts: two batches of 32 (two commits), taken at once.
+    expect(sizes).toEqual([32, 32]);
+    const positions = new Set(disjoint.flatMap((o) => (o.ok ? [o.position] : [])));
+    expect(positions.size).toBe(2);
+
+    sizes.length = 0;
+    const hot = payers[0] ?? funding;
+    const serial = await Promise.all(
+      payees.map((payee) => second.recordPosting(transfer(hot, payee, "0.01"), actor())),
+    );
+    expect(serial.map(code)).toEqual(Array(64).fill("OK"));
+    expect(sizes).toEqual([64]);
+    expect((await t.ledger.balances(hot, new Date()))?.posted).toBe("3.36");
+  });
+
   it("a hot account posted to 300 times at once commits far fewer times, with exact balances", async () => {
     const hot = await openAccount(t.ledger, "SUSPENSE");
     const wallets = await Promise.all(Array.from({ length: 10 }, () => openAccount(t.ledger)));
