@@ -200,6 +200,8 @@ export class LedgerCommands {
       name: "recordPosting",
       streams: [ownStream, ...(claim ? [claim] : []), ...accountIds.map(accountStream)],
       presumedNew: [ownStream, ...(claim ? [claim] : [])],
+      // Without a key no retry can name this posting again; a reversal reads it from the store.
+      uncached: idempotent ? [] : [ownStream],
       context: contextOf(actor),
       decide: (view, now) => {
         // A replay answers as the original did, whatever the permissions are now.

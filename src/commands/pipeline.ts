@@ -55,6 +55,12 @@ export interface PlannedCommand<Result> {
    * batch is decided again on the real state.
    */
   readonly presumedNew?: readonly string[];
+  /**
+   * Streams this command writes that nothing is expected to read soon (an unkeyed posting's
+   * own stream: no retry can name it): not kept in the cache after the write. Every posting
+   * creates one; keeping them all would fill the cache and the heap with states never used.
+   */
+  readonly uncached?: readonly string[];
   readonly context: AppendContext;
   decide(view: StreamView, now: Date): Decision<Result>;
 }
@@ -298,7 +304,7 @@ export class CommandPipeline {
         events: decided.eventCount,
         durationMs: performance.now() - startedMs,
       });
-      this.remember(working, decided.written, result.position);
+      this.remember(working, decided.written, result.position, uncachedOf(batch));
       settle(answers, result.position, this.options.observer);
     } catch (error) {
       await this.recover(batch, attempt, error);
@@ -419,8 +425,10 @@ export class CommandPipeline {
     working: ReadonlyMap<string, WorkingStream>,
     written: ReadonlySet<string>,
     position: LogPosition,
+    uncached: ReadonlySet<string>,
   ): void {
     for (const [stream, entry] of working) {
+      if (uncached.has(stream)) continue;
       if (!written.has(stream)) {
         if (entry.loaded.revision >= 0) this.cache.set(entry.loaded);
         continue;
@@ -615,6 +623,12 @@ function emptyStream(stream: string): LoadedStream {
 
 function systemContext(now: Date): AppendContext {
   return { correlationId: "system", principal: "system", occurredAt: now };
+}
+
+function uncachedOf(batch: readonly Pending[]): Set<string> {
+  const streams = new Set<string>();
+  for (const { command } of batch) for (const stream of command.uncached ?? []) streams.add(stream);
+  return streams;
 }
 
 function smallest(batches: readonly Pending[][]): Pending[] {

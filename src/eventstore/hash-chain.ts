@@ -60,7 +60,7 @@ function hashOfCovered(prevHash: string, event: HashedEvent, dataJson: string): 
     member("schemaVersion", metadata.schemaVersion) +
     member("type", event.type);
   // Every member ends in a comma: the last one's becomes the closing brace.
-  return hash("sha256", `${text.slice(0, -1)}}`, "hex");
+  return sha256(`${text.slice(0, -1)}}`);
 }
 
 /** `"name":<canonical value>,`, or nothing when the value has no JSON form (undefined). */
@@ -77,36 +77,91 @@ export interface SealedEvent {
   /** `data` as canonical JSON (what the hash covers), ready to be stored. */
   readonly dataJson: string;
   readonly metadata: EventMetadata;
+  /** `metadata` as JSON, ready to be stored. */
+  readonly metadataJson: string;
 }
 
-/** Stamps metadata on a stream's new events, chaining each hash to the one before it. */
+/**
+ * The members an append context gives every event it stamps, as metadata and as text, in the
+ * covered text's order: `head` (causationId, correlationId) before data, `middle`
+ * (idempotencyKey, occurredAt) after id, `principal` after prevHash. Written once per context.
+ */
+interface ContextText {
+  readonly metadata: Omit<EventMetadata, "prevHash" | "hash" | "schemaVersion">;
+  readonly head: string;
+  readonly middle: string;
+  readonly principal: string;
+}
+
+const contextTexts = new WeakMap<AppendContext, ContextText>();
+
+function contextText(context: AppendContext): ContextText {
+  const known = contextTexts.get(context);
+  if (known !== undefined) return known;
+  const causationId = context.causationId ?? context.correlationId;
+  const occurredAt = context.occurredAt.toISOString();
+  const { correlationId, principal, idempotencyKey } = context;
+  const text: ContextText = {
+    metadata: {
+      correlationId,
+      causationId,
+      principal,
+      occurredAt,
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    },
+    head: member("causationId", causationId) + member("correlationId", correlationId),
+    middle: member("idempotencyKey", idempotencyKey) + member("occurredAt", occurredAt),
+    principal: member("principal", principal),
+  };
+  contextTexts.set(context, text);
+  return text;
+}
+
+const defaultVersionMember = member("schemaVersion", String(schemaVersionDefault));
+
+/**
+ * Stamps metadata on a stream's new events, chaining each hash to the one before it. The
+ * covered text is written straight from its parts (what `eventHash` writes from the stamped
+ * event: a test holds them equal), and the same parts give the metadata's JSON.
+ */
 export function sealEvents(
   prevHash: string,
   events: readonly NewEvent[],
   context: AppendContext,
 ): SealedEvent[] {
   let previous = prevHash;
-  return events.map((event) => {
-    const own = event.context ?? context;
-    const attributed = {
-      id: event.id ?? randomUUID(),
+  const sealed: SealedEvent[] = [];
+  for (const event of events) {
+    const own = contextText(event.context ?? context);
+    const id = event.id ?? randomUUID();
+    const schemaVersion = String(event.schemaVersion ?? schemaVersionDefault);
+    const version =
+      event.schemaVersion === undefined
+        ? defaultVersionMember
+        : member("schemaVersion", schemaVersion);
+    const dataJson = canonicalJson(event.data);
+    const prevMember = member("prevHash", previous);
+    const covered =
+      `{${own.head}"data":${dataJson},${member("id", id)}${own.middle}${prevMember}` +
+      `${own.principal}${version}${member("type", event.type).slice(0, -1)}}`;
+    const hash = sha256(covered);
+    sealed.push({
+      id,
       type: event.type,
       data: event.data,
-      metadata: {
-        correlationId: own.correlationId,
-        causationId: own.causationId ?? own.correlationId,
-        principal: own.principal,
-        occurredAt: own.occurredAt.toISOString(),
-        schemaVersion: String(event.schemaVersion ?? schemaVersionDefault),
-        ...(own.idempotencyKey === undefined ? {} : { idempotencyKey: own.idempotencyKey }),
-      },
-    };
-    const dataJson = canonicalJson(event.data);
-    const hash = hashOfCovered(previous, attributed, dataJson);
-    const metadata: EventMetadata = { ...attributed.metadata, prevHash: previous, hash };
+      dataJson,
+      metadata: { ...own.metadata, schemaVersion, prevHash: previous, hash },
+      metadataJson:
+        `{${own.head}${own.middle}${prevMember}${member("hash", hash)}` +
+        `${own.principal}${version.slice(0, -1)}}`,
+    });
     previous = hash;
-    return { ...attributed, dataJson, metadata };
-  });
+  }
+  return sealed;
+}
+
+function sha256(text: string): string {
+  return hash("sha256", text, "hex");
 }
 
 export type ChainBreak = {

@@ -170,6 +170,26 @@ describe("the batching pipeline", () => {
     expect((await t.ledger.balances(hot, new Date()))?.posted).toBe("3.36");
   });
 
+  it("keeps an unkeyed posting's own stream out of the cache (no retry can name it), a keyed one in; both reverse", async () => {
+    const payer = await fundedWallet("5.00");
+    const payee = await openAccount(t.ledger);
+    const plain = ok(await t.ledger.recordPosting(transfer(payer, payee, "1.00"), actor()));
+    const keyed = ok(
+      await t.ledger.recordPosting(
+        transfer(payer, payee, "1.00"),
+        actor({ idempotencyKey: "cache-key-1" }),
+      ),
+    );
+    expect(t.pipeline.cache.get(postingStream(plain.posting.id))).toBeUndefined();
+    expect(t.pipeline.cache.get(postingStream(keyed.posting.id))).toBeDefined();
+    expect(t.pipeline.cache.get(accountStream(payer))).toBeDefined();
+    for (const postingId of [plain.posting.id, keyed.posting.id]) {
+      const reversed = await t.ledger.reversePosting({ postingId, reason: "test" }, actor());
+      expect(code(reversed)).toBe("OK");
+    }
+    expect((await t.ledger.balances(payer, new Date()))?.posted).toBe("5.00");
+  });
+
   it("a hot account posted to 300 times at once commits far fewer times, with exact balances", async () => {
     const hot = await openAccount(t.ledger, "SUSPENSE");
     const wallets = await Promise.all(Array.from({ length: 10 }, () => openAccount(t.ledger)));

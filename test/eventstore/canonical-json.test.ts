@@ -3,7 +3,12 @@ import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJsonOf } from "../../src/eventstore/canonical-json.js";
-import { eventHash } from "../../src/eventstore/hash-chain.js";
+import {
+  eventHash,
+  genesisHash,
+  sealEvents,
+  verifyChain,
+} from "../../src/eventstore/hash-chain.js";
 import type { JsonObject, JsonValue } from "../../src/eventstore/port.js";
 
 describe("canonical JSON (RFC 8785)", () => {
@@ -81,6 +86,59 @@ describe("the hash chain's covered text", () => {
         },
       ),
       { numRuns: 1_000 },
+    );
+  });
+});
+
+describe("sealing", () => {
+  const text = fc.string({ unit: "binary", maxLength: 12 });
+  it("stamps what verifyChain recomputes, and metadata JSON that is the metadata, for any events and contexts", () => {
+    const context = fc.record({
+      correlationId: text,
+      causationId: fc.option(text, { nil: undefined }),
+      principal: text,
+      occurredAt: fc.date({ noInvalidDate: true }),
+      idempotencyKey: fc.option(text, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        context,
+        fc.array(
+          fc.record({
+            type: text,
+            data: fc.dictionary(text, fc.jsonValue()),
+            schemaVersion: fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined }),
+            context: fc.option(context, { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        (appendContext, drafts) => {
+          const events = drafts.map((draft) => ({ ...draft, data: draft.data as JsonObject }));
+          const sealed = sealEvents(genesisHash, events, appendContext);
+          const recorded = sealed.map((event, revision) => ({
+            ...event,
+            stream: "s",
+            revision,
+            position: { commit: 1n, prepare: BigInt(revision) },
+            recordedAt: new Date(0),
+          }));
+          expect(verifyChain(recorded)).toEqual([]);
+          for (const [index, event] of sealed.entries()) {
+            expect(JSON.parse(event.metadataJson)).toEqual(event.metadata);
+            expect(JSON.parse(event.dataJson)).toEqual(JSON.parse(JSON.stringify(event.data)));
+            const own = events[index]?.context ?? appendContext;
+            expect(event.metadata).toMatchObject({
+              correlationId: own.correlationId,
+              causationId: own.causationId ?? own.correlationId,
+              principal: own.principal,
+              occurredAt: own.occurredAt.toISOString(),
+              schemaVersion: String(events[index]?.schemaVersion ?? 1),
+            });
+            expect(event.metadata.idempotencyKey).toBe(own.idempotencyKey);
+          }
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -5,7 +5,7 @@
 import { LRUCache } from "lru-cache";
 import type pg from "pg";
 import { EventStoreUnavailable, InvalidAppend, WrongExpectedRevision } from "../errors.js";
-import { genesisHash, type SealedEvent, sealEvents } from "../hash-chain.js";
+import { genesisHash, sealEvents } from "../hash-chain.js";
 import type {
   ActualRevision,
   AppendContext,
@@ -189,34 +189,45 @@ export class PostgresEventStore implements EventStore {
     context: AppendContext,
     headOf: (stream: string) => StreamHead | undefined,
   ): SealedAppend {
-    const rows: SealedRow[] = [];
+    const columns: InsertColumns = {
+      ids: [],
+      streams: [],
+      revisions: [],
+      types: [],
+      data: [],
+      metadata: [],
+    };
     const streams: StreamAppendResult[] = [];
     const lastHashes: string[] = [];
     for (const request of requests) {
       const head = headOf(request.stream);
-      const firstRevision = head === undefined ? 0 : head.revision + 1;
+      let revision = head === undefined ? 0 : head.revision + 1;
       const sealed = sealEvents(head?.lastHash ?? genesisHash, request.events, context);
-      sealed.forEach((event, index) => {
-        rows.push({ ...event, stream: request.stream, revision: firstRevision + index });
-      });
-      streams.push({ stream: request.stream, revision: firstRevision + sealed.length - 1 });
+      for (const event of sealed) {
+        columns.ids.push(event.id);
+        columns.streams.push(request.stream);
+        columns.revisions.push(revision++);
+        columns.types.push(event.type);
+        columns.data.push(event.dataJson);
+        columns.metadata.push(event.metadataJson);
+      }
+      streams.push({ stream: request.stream, revision: revision - 1 });
       lastHashes.push(sealed.at(-1)?.metadata.hash ?? "");
     }
-    return { rows, streams, lastHashes };
+    return { columns, streams, lastHashes };
   }
 
   private async insert(
     db: pg.Pool | pg.PoolClient,
-    sealed: SealedAppend,
+    { columns }: SealedAppend,
   ): Promise<{ transaction_id: string; position: string }> {
-    const { rows } = sealed;
     const written = await db.query<{ transaction_id: string; position: string }>(insertEventsSql, [
-      rows.map((row) => row.id).join(","),
-      rows.map((row) => row.stream).join(","),
-      rows.map((row) => row.revision).join(","),
-      rows.map((row) => row.type),
-      rows.map((row) => row.dataJson).join("\n"),
-      rows.map((row) => JSON.stringify(row.metadata)).join("\n"),
+      columns.ids.join(","),
+      columns.streams.join(","),
+      columns.revisions.join(","),
+      columns.types,
+      columns.data.join("\n"),
+      columns.metadata.join("\n"),
     ]);
     const commit = written.rows[0];
     if (commit?.position == null) throw new Error("append wrote no events");
@@ -331,13 +342,19 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-interface SealedRow extends SealedEvent {
-  readonly stream: string;
-  readonly revision: number;
+/** The events of an append, column by column, in request order. */
+interface InsertColumns {
+  readonly ids: string[];
+  readonly streams: string[];
+  readonly revisions: number[];
+  readonly types: string[];
+  /** Canonical JSON of each event's data. */
+  readonly data: string[];
+  readonly metadata: string[];
 }
 
 interface SealedAppend {
-  readonly rows: readonly SealedRow[];
+  readonly columns: InsertColumns;
   readonly streams: readonly StreamAppendResult[];
   /** The hash of each stream's last new event, in the order of `streams`. */
   readonly lastHashes: readonly string[];
