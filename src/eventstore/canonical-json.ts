@@ -72,7 +72,7 @@ function canonicalJsonSorted(value: unknown): string | undefined {
   const record = value as Record<string, unknown>;
   let out = "{";
   let first = true;
-  for (const key of Object.keys(record).sort()) {
+  for (const key of sortedKeys(record)) {
     const member = canonicalJsonSorted(record[key]);
     if (member === undefined) continue;
     if (!first) out += ",";
@@ -81,3 +81,24 @@ function canonicalJsonSorted(value: unknown): string | undefined {
   }
   return `${out}}`;
 }
+
+/**
+ * The object's own names in UTF-16 order. Objects here have a handful of members: an insertion
+ * sort in place allocates nothing more than the array of names (Array.prototype.sort copies).
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > insertionSortSizeMax) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+const insertionSortSizeMax = 16;
