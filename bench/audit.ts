@@ -9,9 +9,10 @@
  * and expected revisions included), skipping only the pipeline's queueing.
  *
  * Napkin maths: a transfer is 3 events, so 100,000 postings are ~310,000 events with the
- * openings; at the 50,000 events/s target the verification takes ~6 s. Per event it parses
- * one JSON row, hashes one canonical JSON document (SHA-256) and, for an entry, one MD5 digest
- * and two decimal additions.
+ * openings; at the 50,000 events/s target the verification takes ~6 s. Per event Postgres
+ * prints one row (two jsonb columns as text); the main thread parses its data for the replay
+ * (for an entry: one MD5 digest and a few bigint additions) and the chain worker parses data
+ * and metadata again to hash one canonical JSON document (SHA-256).
  *
  * Usage: npm run bench:audit -- [--postings N] [--accounts N] [--runs N] [--json]
  */

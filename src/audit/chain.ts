@@ -6,12 +6,21 @@
  * Recomputing a hash (canonical JSON + SHA-256) is the largest cost per event of a verification,
  * about as much as all the rest together, and it needs nothing from the rest. So a full
  * verification runs it on a worker thread (`ChainWorker`, chain-worker.ts): the main thread
- * hands each page of the log over as it replays it, and the two halves run on two cores.
+ * hands each page of the log over as it replays it, and the two halves run on two cores. From
+ * the Postgres store a page goes over as its rows' text (log-rows.ts), which the worker parses
+ * itself: copying strings costs far less than a structured clone of parsed events, on both
+ * threads.
+ *
+ * Data read back from jsonb has its members out of canonical order: they are put in order
+ * first (member-order.ts), which leaves the hash as it is and lets canonical JSON be written
+ * by JSON.stringify.
  */
 import { Worker } from "node:worker_threads";
 import { eventHash, genesisHash } from "../eventstore/hash-chain.js";
-import type { RecordedEvent } from "../eventstore/port.js";
+import type { EventMetadata, JsonObject, RecordedEvent } from "../eventstore/port.js";
 import { type Discrepancy, DiscrepancyLog } from "./discrepancies.js";
+import { type LogRow, logColumn } from "./log-rows.js";
+import { inMemberOrder } from "./member-order.js";
 
 /** What the check reads of an event. */
 export type ChainEvent = Pick<
@@ -49,7 +58,12 @@ export class ChainCheck {
     }
     const previous = head?.hash ?? genesisHash;
     if (prevHash !== previous) this.report(event, previous, prevHash, "link");
-    const recomputed = eventHash(prevHash, event);
+    const recomputed = eventHash(prevHash, {
+      id: event.id,
+      type: event.type,
+      data: inMemberOrder(event.data) as JsonObject,
+      metadata: event.metadata,
+    });
     if (hash !== recomputed) this.report(event, recomputed, hash, "content");
     if (head === undefined) {
       this.heads.set(event.stream, { revision: event.revision, hash });
@@ -76,6 +90,24 @@ export class ChainCheck {
   }
 }
 
+/**
+ * A row of the log (log-rows.ts) as the check reads it; `data` when the caller has parsed it
+ * already. JSON.parse builds what the jsonb would have been parsed into by the store's adapter.
+ */
+export function chainEventOfRow(
+  row: LogRow,
+  data: unknown = JSON.parse(row[logColumn.data]),
+): ChainEvent {
+  return {
+    id: row[logColumn.id],
+    stream: row[logColumn.stream],
+    revision: Number(row[logColumn.revision]),
+    type: row[logColumn.type],
+    data: data as JsonObject,
+    metadata: JSON.parse(row[logColumn.metadata]) as EventMetadata,
+  };
+}
+
 const chainMessages = {
   gap: "the stream's revisions are not consecutive: an event is missing or moved",
   missing: "the event's metadata lacks its hash chain",
@@ -92,15 +124,18 @@ export interface ChainSummary {
 
 export type ChainRequest =
   | { readonly kind: "events"; readonly events: readonly ChainEvent[] }
+  | { readonly kind: "rows"; readonly rows: readonly LogRow[] }
   | { readonly kind: "finish" };
 
 export type ChainReply = { readonly kind: "ack" } | ({ readonly kind: "done" } & ChainSummary);
 
 /**
- * Pages handed to the worker and not yet checked: the main thread waits past this, so a worker
- * that falls behind slows the read down instead of piling pages up in memory.
+ * Events handed to the worker and not yet checked (~1 KB each as text): the main thread waits
+ * past this, so a worker that falls behind slows the read down instead of piling pages up in
+ * memory. Several pages' worth, so that the main thread replays on while the worker starts
+ * (~0.2 s to load its modules through tsx). A page larger than this still goes alone.
  */
-export const chainPagesInFlightMax = 2;
+export const chainEventsInFlightMax = 20_000;
 
 /**
  * The worker runs TypeScript like the rest of Nova: a one-line bootstrap registers tsx in the
@@ -116,7 +151,9 @@ function workerBootstrap(workerUrl: URL): string {
 
 /** A ChainCheck on a worker thread, fed page by page in log order. */
 export class ChainWorker {
-  private inFlight = 0;
+  private eventsInFlight = 0;
+  /** The size of each page sent and not yet acknowledged, oldest first. */
+  private readonly pagesInFlight: number[] = [];
   private readonly acknowledged: Array<() => void> = [];
   private summary: ((summary: ChainSummary) => void) | undefined;
   private failure: Error | undefined;
@@ -133,12 +170,24 @@ export class ChainWorker {
     return new ChainWorker(new Worker(workerBootstrap(url), { eval: true }));
   }
 
-  /** Hands a page over; waits first while chainPagesInFlightMax pages are unchecked. */
-  async send(events: readonly ChainEvent[]): Promise<void> {
-    while (this.inFlight >= chainPagesInFlightMax) await this.whenAcknowledged();
+  /** Hands a page of events over; waits first while chainEventsInFlightMax are unchecked. */
+  send(events: readonly ChainEvent[]): Promise<void> {
+    return this.post({ kind: "events", events }, events.length);
+  }
+
+  /** Hands a page of rows over (parsed on the worker), like `send`. */
+  sendRows(rows: readonly LogRow[]): Promise<void> {
+    return this.post({ kind: "rows", rows }, rows.length);
+  }
+
+  private async post(request: ChainRequest, events: number): Promise<void> {
+    while (this.eventsInFlight > 0 && this.eventsInFlight + events > chainEventsInFlightMax) {
+      await this.whenAcknowledged();
+    }
     this.throwIfFailed();
-    this.inFlight++;
-    this.worker.postMessage({ kind: "events", events } satisfies ChainRequest);
+    this.eventsInFlight += events;
+    this.pagesInFlight.push(events);
+    this.worker.postMessage(request);
   }
 
   /** Every page sent is checked: the streams seen and the discrepancies found. */
@@ -159,7 +208,7 @@ export class ChainWorker {
 
   private onReply(reply: ChainReply): void {
     if (reply.kind === "ack") {
-      this.inFlight--;
+      this.eventsInFlight -= this.pagesInFlight.shift() ?? 0;
       for (const resume of this.acknowledged.splice(0)) resume();
       return;
     }
@@ -198,6 +247,11 @@ export function serveChainCheck(
   return (request) => {
     if (request.kind === "events") {
       for (const event of request.events) check.apply(event);
+      post({ kind: "ack" });
+      return;
+    }
+    if (request.kind === "rows") {
+      for (const row of request.rows) check.apply(chainEventOfRow(row));
       post({ kind: "ack" });
       return;
     }

@@ -2,7 +2,6 @@
  * The auditor's replay: folds raw events, in log order, into what can be checked without
  * trusting anything but the events themselves:
  *
- * - each stream's hash chain and revision sequence (chain.ts, here or on a worker thread);
  * - each account's posted balance, recomputed from the entries' amounts, and the
  *   `balanceAfter` every EntryPosted claims;
  * - each posting's double entry (Σ debits = Σ credits per currency, ≥ 2 legs), and that every
@@ -14,8 +13,7 @@
  * pages.
  */
 import { streamPrefixes } from "../domain/streams.js";
-import { comparePositions, type LogPosition, type RecordedEvent } from "../eventstore/port.js";
-import type { ChainCheck } from "./chain.js";
+import type { RecordedEvent } from "../eventstore/port.js";
 import type { DiscrepancyLog } from "./discrepancies.js";
 import { type EntryFields, entryDigest } from "./entry-digest.js";
 import { microsDecimal, parseMicros } from "./micros.js";
@@ -52,16 +50,31 @@ interface PendingLeg {
 }
 
 export interface ReplayOptions {
-  /** Events after this are not in the read models yet; undefined: none is. */
-  readonly checkpoint: LogPosition | undefined;
   /** Match legs with entries across streams; off when only one stream is replayed. */
   readonly matchLegs: boolean;
-  /** Checks the hash chains here; undefined when a ChainWorker checks them on another thread. */
-  readonly chains: ChainCheck | undefined;
 }
+
+/**
+ * What the replay reads of an event (the hash chains are chain.ts's). `data` is only read for
+ * the events `replayReadsData` names: a reader may leave the others' unparsed.
+ */
+export type ReplayEvent = Pick<RecordedEvent, "stream" | "revision" | "type" | "data">;
 
 const accountPrefix = streamPrefixes.account;
 const postingPrefix = streamPrefixes.posting;
+
+/** Whether the replay folds this event, i.e. reads its data. */
+export function replayReadsData(type: string, stream: string): boolean {
+  switch (type) {
+    case "AccountOpened":
+    case "EntryPosted":
+      return stream.startsWith(accountPrefix);
+    case "PostingRecorded":
+      return stream.startsWith(postingPrefix);
+    default:
+      return false;
+  }
+}
 
 export class LedgerReplay {
   readonly accounts = new Map<string, AccountReplay>();
@@ -77,16 +90,19 @@ export class LedgerReplay {
     private readonly options: ReplayOptions,
   ) {}
 
-  apply(event: RecordedEvent): void {
+  /** One event, in log order; `projected`: at or before the read models' checkpoint. */
+  apply(event: ReplayEvent, projected: boolean): void {
     this.eventsRead++;
-    const projected = this.isProjected(event.position);
     if (!projected) this.eventsNotProjected++;
-    this.options.chains?.apply(event);
-    if (event.type === "AccountOpened" && event.stream.startsWith(accountPrefix)) {
+    if (!replayReadsData(event.type, event.stream)) return;
+    // Edited jsonb can be any JSON value, null too, which no destructuring below survives.
+    if (event.data === null || typeof event.data !== "object" || Array.isArray(event.data)) {
+      this.malformed(event, "data that is a JSON object");
+    } else if (event.type === "AccountOpened") {
       this.accountOpened(event, projected);
-    } else if (event.type === "EntryPosted" && event.stream.startsWith(accountPrefix)) {
+    } else if (event.type === "EntryPosted") {
       this.entryPosted(event, projected);
-    } else if (event.type === "PostingRecorded" && event.stream.startsWith(postingPrefix)) {
+    } else {
       this.postingRecorded(event);
     }
   }
@@ -99,12 +115,7 @@ export class LedgerReplay {
     this.pendingLegs.clear();
   }
 
-  private isProjected(position: LogPosition): boolean {
-    const checkpoint = this.options.checkpoint;
-    return checkpoint !== undefined && comparePositions(position, checkpoint) <= 0;
-  }
-
-  private accountOpened(event: RecordedEvent, projected: boolean): void {
+  private accountOpened(event: ReplayEvent, projected: boolean): void {
     const accountId = event.stream.slice(accountPrefix.length);
     const { currency, normalBalance } = event.data;
     if (typeof currency !== "string" || !isSide(normalBalance)) {
@@ -131,7 +142,7 @@ export class LedgerReplay {
     });
   }
 
-  private entryPosted(event: RecordedEvent, projected: boolean): void {
+  private entryPosted(event: ReplayEvent, projected: boolean): void {
     this.entries++;
     const account = this.accounts.get(event.stream.slice(accountPrefix.length));
     if (account === undefined) {
@@ -171,7 +182,7 @@ export class LedgerReplay {
 
   /** balanceAfter must follow from the previous claim and this amount: no lost update. */
   private checkClaimedBalance(
-    event: RecordedEvent,
+    event: ReplayEvent,
     account: AccountReplay,
     delta: bigint,
     balanceAfter: bigint,
@@ -187,7 +198,7 @@ export class LedgerReplay {
     account.claimedBalance = balanceAfter;
   }
 
-  private postingRecorded(event: RecordedEvent): void {
+  private postingRecorded(event: ReplayEvent): void {
     this.postings++;
     const legs = legsOf(event);
     if (legs === undefined) {
@@ -199,7 +210,7 @@ export class LedgerReplay {
     for (const leg of legs) this.tallyLeg(event, +1, leg);
   }
 
-  private checkDoubleEntry(event: RecordedEvent, legs: readonly Leg[]): void {
+  private checkDoubleEntry(event: ReplayEvent, legs: readonly Leg[]): void {
     if (legs.length < 2) {
       this.report("UNBALANCED_POSTING", event, {
         expected: "at least 2 legs",
@@ -224,7 +235,7 @@ export class LedgerReplay {
    * amount and currency among the few halves of that posting still waiting: no key strings are
    * built for the hundreds of thousands of legs a log holds.
    */
-  private tallyLeg(event: RecordedEvent, step: 1 | -1, leg: Leg): void {
+  private tallyLeg(event: ReplayEvent, step: 1 | -1, leg: Leg): void {
     const pending = this.pendingLegs.get(leg.postingId);
     const index = pending?.findIndex((half) => half.step === -step && sameLeg(half.leg, leg));
     if (pending === undefined || index === undefined || index < 0) {
@@ -253,7 +264,7 @@ export class LedgerReplay {
     });
   }
 
-  private malformed(event: RecordedEvent, what: string): void {
+  private malformed(event: ReplayEvent, what: string): void {
     this.report("MALFORMED_EVENT", event, {
       expected: what,
       found: JSON.stringify(event.data).slice(0, 200),
@@ -286,7 +297,7 @@ export interface Entry extends Leg {
 }
 
 /** An EntryPosted's fields, checked; undefined when the event is not one the ledger wrote. */
-export function entryOf(event: RecordedEvent): Entry | undefined {
+export function entryOf(event: ReplayEvent): Entry | undefined {
   const { postingId, side, amount, currency, balanceAfter, at } = event.data;
   const value = positiveMicros(amount);
   const after = parseMicros(balanceAfter);
@@ -305,7 +316,7 @@ export function entryOf(event: RecordedEvent): Entry | undefined {
 }
 
 /** A PostingRecorded's legs, checked; undefined when the event is not one the ledger wrote. */
-export function legsOf(event: RecordedEvent): Leg[] | undefined {
+export function legsOf(event: ReplayEvent): Leg[] | undefined {
   const { postingId, entries } = event.data;
   if (typeof postingId !== "string" || !Array.isArray(entries)) return undefined;
   const legs: Leg[] = [];

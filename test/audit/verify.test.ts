@@ -40,6 +40,28 @@ function verify(stream?: string, chainWorker = false) {
   return verifyLedger({ store: t.store, pool: t.database.pool, stream, pageSize: 7, chainWorker });
 }
 
+/**
+ * The whole log through the store's port (`readAll`), as for a store other than Postgres: the
+ * same store behind a plain object, which verifyLedger cannot read as rows.
+ */
+function verifyThroughPort(chainWorker = false) {
+  const store = {
+    readAll: t.store.readAll.bind(t.store),
+    readStream: t.store.readStream.bind(t.store),
+  };
+  return verifyLedger({ store, pool: t.database.pool, pageSize: 7, chainWorker });
+}
+
+/** A report without its timings, to compare two verifications of one ledger. */
+function untimed(report: Awaited<ReturnType<typeof verify>>) {
+  return {
+    ...report,
+    discrepancies: sorted(report.discrepancies),
+    durationMs: 0,
+    eventsPerSecond: 0,
+  };
+}
+
 /** Discrepancies in a fixed order: the chain worker's come after the replay's. */
 function sorted(discrepancies: readonly Discrepancy[]) {
   return [...discrepancies].sort((a, b) =>
@@ -165,6 +187,9 @@ describe("a ledger nobody tampered with", () => {
       durationMs: 0,
       eventsPerSecond: 0,
     });
+    // The same through the store's readAll, here and on the worker.
+    expect(untimed(await verifyThroughPort())).toEqual(untimed(report));
+    expect(untimed(await verifyThroughPort(true))).toEqual(untimed(report));
   });
 
   it("verifies one stream on its own: an account's or a posting's", async () => {
@@ -225,9 +250,42 @@ describe("tampering verify must catch", () => {
       );
       const balance = report.discrepancies.find((d) => d.kind === "READ_MODEL_BALANCE");
       expect(balance).toMatchObject({ stream, found: expect.stringMatching(/ XCD$/) });
-      // The chain worker finds the same.
+      // The chain worker finds the same, and so does a read through the store's readAll.
       const threaded = await verify(undefined, true);
       expect(sorted(threaded.discrepancies)).toEqual(sorted(report.discrepancies));
+      expect(untimed(await verifyThroughPort(true))).toEqual(untimed(report));
+    } finally {
+      await asSuperuser(
+        "events",
+        "UPDATE events SET data = $3 WHERE stream = $1 AND revision = $2",
+        [stream, revision, JSON.stringify(original.data)],
+      );
+    }
+    expect((await verify()).ok).toBe(true);
+  });
+
+  it("an event whose data was replaced by a JSON array: its hash, and a malformed entry", async () => {
+    const stream = `account-${ids.alice}`;
+    const revision = await entryRevision(ids.alice, p1);
+    const original = await storedEvent(stream, revision);
+    await asSuperuser(
+      "events",
+      "UPDATE events SET data = '[]'::jsonb WHERE stream = $1 AND revision = $2",
+      [stream, revision],
+    );
+    try {
+      for (const chainWorker of [false, true]) {
+        const report = await verify(undefined, chainWorker);
+        expect(kinds(report.discrepancies)).toEqual(
+          expect.arrayContaining([
+            `HASH_CHAIN ${stream}@${revision}`,
+            `MALFORMED_EVENT ${stream}@${revision}`,
+          ]),
+        );
+        const malformed = report.discrepancies.find((d) => d.kind === "MALFORMED_EVENT");
+        expect(malformed).toMatchObject({ expected: "data that is a JSON object", found: "[]" });
+      }
+      expect(untimed(await verifyThroughPort())).toEqual(untimed(await verify()));
     } finally {
       await asSuperuser(
         "events",
