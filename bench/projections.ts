@@ -10,8 +10,9 @@
  *
  * Napkin maths: a transfer is 3 events (PostingRecorded and two EntryPosted), so 200,000
  * postings are 600,000 events; at the 30,000 events/s target the replay takes 20 s. A batch of
- * 5,000 events is ~1,700 postings: one INSERT of headers, one of entries (the balance trigger
- * runs once per batch) and one double-entry re-check per posting at commit.
+ * 5,000 events is ~1,700 postings: one COPY of headers (and one of their history rows), one
+ * COPY of entries (the balance trigger runs once per batch); the double-entry re-check and the
+ * foreign keys run once, set-based, after the replay.
  *
  * Usage: npm run bench:projections -- [--postings N] [--accounts N] [--batch-size N]
  *          [--durability full|none] [--json]

@@ -24,6 +24,7 @@ export const readModelMigrations: readonly string[] = [
   "002.do.ledger-read-models.sql",
   "009.do.read-model-details.sql",
   "011.do.idempotency-keys.sql",
+  "013.do.cheaper-entry-triggers.sql",
 ];
 
 /**
@@ -44,12 +45,15 @@ export async function createReadModels(
 }
 
 /**
- * Secondary indexes that no constraint and no trigger reads (only queries do): a rebuild drops
- * them before its replay and builds each once, in bulk, before switching over, instead of
- * maintaining them row by row. The indexes the re-checks need (ledger_entries_posting_idx, the
- * primary and unique keys) stay.
+ * Secondary indexes that nothing reads during a replay (only queries do): a rebuild drops them
+ * before its replay and builds each once, in bulk, before switching over, instead of
+ * maintaining them row by row. The ledger_entries indexes are among them: during a replay the
+ * per-posting double-entry trigger is replaced by one set-based check after it, which does not
+ * need them. The primary and unique keys stay.
  */
 export const indexesBuiltAfterReplay: readonly string[] = [
+  "ledger_entries_account_idx",
+  "ledger_entries_posting_idx",
   "ledger_transactions_created_idx",
   "ledger_transactions_type_idx",
   "ledger_transactions_status_idx",

@@ -5,7 +5,10 @@
  * 1. A scratch schema gets fresh read models from the same migrations as the live ones
  *    (read-models.ts) and a checkpoint of its own.
  * 2. The log is replayed into it in large batches, each with the scratch checkpoint in its
- *    transaction, reading the next page while the current one is written.
+ *    transaction, reading and preparing the next page while the current one is written. The
+ *    replay runs in bulk-load mode: the per-row re-checks and the foreign keys are off (they
+ *    are proven once over all rows afterwards, and a violation refuses the switch-over) and
+ *    the query-only indexes are built after it.
  * 3. One transaction switches over: it locks the live checkpoint row (the live runner stops at
  *    its next batch, see checkpoints.ts), replays what the live tables have that the scratch
  *    ones do not yet, runs the deferred re-checks, moves the live checkpoint to the scratch
@@ -114,6 +117,25 @@ interface Schemas {
   readonly readModels: ReadModelSet;
 }
 
+/** A foreign key of a scratch table, as its table, name and `pg_get_constraintdef`. */
+interface ForeignKey {
+  readonly table: string;
+  readonly name: string;
+  readonly definition: string;
+}
+
+/** A page of the log and the projection's writes for it, prepared. */
+interface PreparedPage {
+  readonly page: ReadAllResult;
+  readonly writes: (client: pg.PoolClient) => Promise<unknown>;
+}
+
+/** What the bulk-load mode took away for the replay, to be restored before the switch-over. */
+interface BulkLoadDeferred {
+  readonly indexDefinitions: readonly string[];
+  readonly foreignKeys: readonly ForeignKey[];
+}
+
 /** What the scratch schema holds, to be moved into the live schema. */
 interface Layout {
   /** Every table, partitions included (a partition does not follow its parent's schema). */
@@ -147,9 +169,9 @@ class Rebuild {
     // Building an index or re-checking a large ledger in one statement may take minutes; the
     // switch-over's waits are bounded by its lock_timeout instead.
     await this.client.query("SET statement_timeout = 0");
-    const deferredIndexes = await this.startBulkLoad();
+    const deferred = await this.startBulkLoad();
     await this.replay();
-    await this.endBulkLoad(deferredIndexes);
+    await this.endBulkLoad(deferred);
     const replayedMs = performance.now();
     await this.switchOverWithRetries();
     this.report("done");
@@ -164,30 +186,53 @@ class Rebuild {
 
   /**
    * Bulk-load mode for the replay: the per-row deferred re-checks are off (one set-based pass
-   * replaces them, see read-models.ts) and the query-only indexes are dropped. Returns the
-   * definitions of the indexes to build afterwards.
+   * replaces them, see read-models.ts), the query-only indexes are dropped, and so are the
+   * foreign keys: each row's key check (a probe and a row lock on the referenced table) gives
+   * way to the one validating join that adding the key back runs over all rows. Returns what
+   * to restore afterwards.
    */
-  private async startBulkLoad(): Promise<string[]> {
+  private async startBulkLoad(): Promise<BulkLoadDeferred> {
     for (const check of this.schemas.readModels.checksRunAfterReplay) {
       await this.client.query(
         `ALTER TABLE ${this.scratch}.${pg.escapeIdentifier(check.table)} DISABLE TRIGGER ${pg.escapeIdentifier(check.trigger)}`,
       );
     }
-    // Partitioned indexes ('I') stay: their definitions cannot be replayed as one statement.
     const indexes = await this.client.query<{ relname: string; definition: string }>(
       `SELECT relname, pg_get_indexdef(oid) AS definition FROM pg_class
         WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-          AND relkind = 'i' AND relname = ANY ($2::text[])`,
+          AND relkind IN ('i', 'I') AND relname = ANY ($2::text[])`,
       [this.schemas.scratchSchema, this.schemas.readModels.indexesBuiltAfterReplay],
     );
     for (const index of indexes.rows) {
+      // A partitioned index goes with its partitions' indexes.
       await this.client.query(`DROP INDEX ${this.scratch}.${pg.escapeIdentifier(index.relname)}`);
     }
-    return indexes.rows.map((index) => index.definition);
+    const foreignKeys = await this.client.query<ForeignKey>(
+      `SELECT c.relname AS table, co.conname AS name, pg_get_constraintdef(co.oid) AS definition
+         FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid
+        WHERE co.connamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+          AND co.contype = 'f' AND co.conparentid = 0
+        ORDER BY c.relname, co.conname`,
+      [this.schemas.scratchSchema],
+    );
+    for (const key of foreignKeys.rows) {
+      await this.client.query(
+        `ALTER TABLE ${this.scratch}.${pg.escapeIdentifier(key.table)} DROP CONSTRAINT ${pg.escapeIdentifier(key.name)}`,
+      );
+    }
+    return {
+      // The definition of a partitioned index reads "ON ONLY": without it, CREATE INDEX builds
+      // the partitions' indexes too, each in bulk.
+      indexDefinitions: indexes.rows.map((index) => index.definition.replace(" ON ONLY ", " ON ")),
+      foreignKeys: foreignKeys.rows,
+    };
   }
 
-  /** Runs the set-based re-checks, turns the per-row ones back on and builds the indexes. */
-  private async endBulkLoad(indexDefinitions: readonly string[]): Promise<void> {
+  /**
+   * Runs the set-based re-checks, turns the per-row ones back on, adds the foreign keys back
+   * (each validated over every row: a violation refuses the switch-over) and builds the indexes.
+   */
+  private async endBulkLoad(deferred: BulkLoadDeferred): Promise<void> {
     for (const check of this.schemas.readModels.checksRunAfterReplay) {
       const violation = await this.client.query<{ message: string }>(check.violation);
       const message = violation.rows[0]?.message;
@@ -198,23 +243,42 @@ class Rebuild {
         `ALTER TABLE ${this.scratch}.${pg.escapeIdentifier(check.table)} ENABLE TRIGGER ${pg.escapeIdentifier(check.trigger)}`,
       );
     }
-    for (const definition of indexDefinitions) await this.client.query(definition);
+    // The definitions name the referenced tables unqualified: the search_path is the scratch schema.
+    for (const key of deferred.foreignKeys) {
+      await this.client
+        .query(
+          `ALTER TABLE ${this.scratch}.${pg.escapeIdentifier(key.table)} ADD CONSTRAINT ${pg.escapeIdentifier(key.name)} ${key.definition}`,
+        )
+        .catch((error: unknown) => {
+          if (!isForeignKeyViolation(error)) throw error;
+          throw new RebuildRefused(
+            `the rebuilt read models fail a re-check: ${(error as Error).message}`,
+            { cause: error },
+          );
+        });
+    }
+    for (const definition of deferred.indexDefinitions) await this.client.query(definition);
   }
 
   /**
    * Replays committed batches until a page comes back short: the head is near, and the rest
-   * is replayed inside the switch-over.
+   * is replayed inside the switch-over. While one batch is written, the next page is read and
+   * prepared (its rows encoded), so the backend that writes seldom waits for this process.
    */
   private async replay(): Promise<void> {
-    let next = this.read(this.position);
-    for (;;) {
-      const page = await next;
-      if (page.lastPosition === undefined) return;
-      const atHead = page.events.length < this.schemas.batchSizeMax;
-      // Reading the next page overlaps writing this one: two cores, two kinds of work.
-      if (!atHead) next = this.read(page.lastPosition);
-      await this.applyCommitted(page.events, page.lastPosition);
-      if (atHead) return;
+    let batch: PreparedPage | undefined = await this.readPrepared(this.read(this.position));
+    while (batch !== undefined) {
+      const { page, writes }: PreparedPage = batch;
+      const lastPosition = page.lastPosition;
+      if (lastPosition === undefined) return;
+      const atHead: boolean = page.events.length < this.schemas.batchSizeMax;
+      const next: Promise<PreparedPage> | undefined = atHead
+        ? undefined
+        : this.readPrepared(this.read(lastPosition));
+      // A failed write wins over whatever the next page did (which nobody then awaits).
+      next?.catch(() => undefined);
+      await this.applyCommitted(page.events, lastPosition, writes);
+      batch = await next;
     }
   }
 
@@ -228,15 +292,30 @@ class Rebuild {
     return page;
   }
 
+  /** The page once read, with its writes prepared (the projection's `prepare`, when it has one). */
+  private async readPrepared(reading: Promise<ReadAllResult>): Promise<PreparedPage> {
+    const page = await reading;
+    const projection = this.options.projection;
+    try {
+      const writes =
+        projection.prepare?.(page.events) ??
+        ((client: pg.PoolClient) => projection.apply(client, page.events));
+      return { page, writes };
+    } catch (error) {
+      throw batchFailed(page.events, error);
+    }
+  }
+
   private async applyCommitted(
     events: readonly RecordedEvent[],
     lastPosition: LogPosition,
+    writes: PreparedPage["writes"],
   ): Promise<void> {
     try {
       // Asynchronous commit: a crash loses a scratch schema that is rebuilt from scratch anyway;
       // only the switch-over must be durable.
       await this.client.query("BEGIN; SET LOCAL synchronous_commit TO off");
-      await this.options.projection.apply(this.client, events);
+      await writes(this.client);
       await advanceCheckpoint(this.client, this.name, lastPosition, events.length);
       await this.client.query("COMMIT");
     } catch (error) {
@@ -539,6 +618,10 @@ function batchFailed(events: readonly RecordedEvent[], error: unknown): Error {
       : `the batch ${formatPosition(first.position)}..${formatPosition(last.position)}`;
   const message = error instanceof Error ? error.message : String(error);
   return new Error(`rebuild stopped in ${range}: ${message}`, { cause: error });
+}
+
+function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "code" in error && error.code === "23503";
 }
 
 function isLockTimeout(error: unknown): boolean {

@@ -32,6 +32,12 @@ import { type Lag, type LagProbe, postgresLagProbe } from "./lag.js";
 export interface Projection {
   readonly name: string;
   apply(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: `apply` in two steps, the work that needs no database first. What it returns,
+   * run on a client, writes what `apply(client, events)` writes; a rebuild prepares the next
+   * batch while the current one is written.
+   */
+  prepare?(events: readonly RecordedEvent[]): (client: pg.PoolClient) => Promise<unknown>;
   /** Forgets what the projection remembers of its tables: they were replaced by a rebuild. */
   reset?(): void;
 }

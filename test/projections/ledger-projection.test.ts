@@ -1,3 +1,4 @@
+import { Decimal } from "decimal.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   comparePositions,
@@ -87,9 +88,36 @@ describe("the ledger projection", () => {
     expect(history.rows).toEqual([{ old_balance: "0.000000", new_balance: "40.000000" }]);
   });
 
+  it("projects free text and JSON with tabs, newlines, backslashes and \\N exactly as written", async () => {
+    const wallet = await openAccount(t.ledger);
+    const awkward = "tab\there, new\nline, carriage\rreturn, back\\slash, \\N and ,commas,";
+    const posted = await t.ledger.recordPosting(
+      {
+        ...transfer(funding, wallet, "3.00"),
+        reference: `ref ${awkward} ${wallet}`,
+        description: awkward,
+        metadata: { note: awkward, nested: { list: [awkward, null] } },
+      },
+      actor(),
+    );
+    if (!posted.ok) throw new Error("posting failed");
+    await caughtUp(posted.position);
+    const header = await t.database.pool.query(
+      "SELECT reference, description, metadata FROM ledger_transactions WHERE posting_id = $1",
+      [posted.result.posting.id],
+    );
+    expect(header.rows).toEqual([
+      {
+        reference: `ref ${awkward} ${wallet}`,
+        description: awkward,
+        metadata: { note: awkward, nested: { list: [awkward, null] } },
+      },
+    ]);
+  });
+
   it("projects holds, captures, reversals, overdraft lines and status changes", async () => {
-    const payer = await openAccount(t.ledger);
-    const payee = await openAccount(t.ledger);
+    const payer = await projectedWallet();
+    const payee = await projectedWallet();
     ok(await t.ledger.recordPosting(transfer(funding, payer, "100.00"), actor()));
     const extra = ok(await t.ledger.recordPosting(transfer(funding, payer, "20.00"), actor()));
     const hold = ok(
@@ -164,6 +192,115 @@ describe("the ledger projection", () => {
       );
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+    }
+  });
+
+  /** A new wallet whose balance row the projector has written. */
+  const projectedWallet = async (): Promise<string> => {
+    const opened = await t.ledger.openAccount({ accountType: "WALLET", currency: "XCD" }, actor());
+    if (!opened.ok) throw new Error("opening failed");
+    await caughtUp(opened.position);
+    return opened.result.account.id;
+  };
+  /** Runs `statements` in one transaction that is always rolled back; returns its error. */
+  const refusal = async (statements: ReadonlyArray<[string, unknown[]]>): Promise<unknown> => {
+    const client = await t.database.pool.connect();
+    try {
+      await client.query("BEGIN");
+      for (const [sql, params] of statements) await client.query(sql, params);
+      return undefined;
+    } catch (error) {
+      return error;
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+    }
+  };
+  const header = (postingId: string): [string, unknown[]] => [
+    `INSERT INTO ledger_transactions (posting_id, status, principal, created_at, position)
+     VALUES ($1, 'POSTED', 'hand', now(), '0.0')`,
+    [postingId],
+  ];
+  /** Two legs of 5.00: a debit of `debited` and a credit of `credited`, with the given balances after. */
+  const legs = (
+    postingId: string,
+    debited: [account: string, balanceAfter: string],
+    credited: [account: string, balanceAfter: string],
+  ): [string, unknown[]] => [
+    `INSERT INTO ledger_entries (posting_id, account_id, account_revision, side, amount, currency, balance_after, posted_at)
+     VALUES ($1, $2, 999999, 'DEBIT', 5, 'XCD', $3, now()), ($1, $4, 999999, 'CREDIT', 5, 'XCD', $5, now())`,
+    [postingId, debited[0], debited[1], credited[0], credited[1]],
+  ];
+
+  it("refuses hand-inserted entries for an account that has no balance row", async () => {
+    const wallet = await projectedWallet();
+    const postingId = "00000000-0000-4000-8000-000000000002";
+    const error = await refusal([
+      header(postingId),
+      legs(postingId, ["00000000-0000-4000-8000-0000000000ff", "-5"], [wallet, "5"]),
+    ]);
+    expect(error).toMatchObject({
+      code: "23503",
+      message: "ledger entries for an account with no balance row",
+    });
+  });
+
+  it("refuses entries added to a ledger transaction written in an earlier database transaction", async () => {
+    const wallet = await projectedWallet();
+    const posted = await t.ledger.recordPosting(transfer(funding, wallet, "1.00"), actor());
+    if (!posted.ok) throw new Error("posting failed");
+    await caughtUp(posted.position);
+    const postingId = posted.result.posting.id;
+    // Each leg's balance_after is right, so only the late-entry check can object.
+    const fundingPosted = (
+      await t.database.pool.query("SELECT posted FROM account_balances WHERE account_id = $1", [
+        funding,
+      ])
+    ).rows[0]?.posted;
+    const fundingAfter = new Decimal(fundingPosted).plus(5).toFixed(2);
+    const error = await refusal([legs(postingId, [funding, fundingAfter], [wallet, "6.00"])]);
+    expect(error).toMatchObject({
+      code: "23514",
+      message: `entries of ledger transaction ${postingId} must be written with its header`,
+    });
+  });
+
+  it("refuses an entry that takes an account that may not go negative below zero, ", async () => {
+    const payer = await projectedWallet();
+    const payee = await projectedWallet();
+    const postingId = "00000000-0000-4000-8000-000000000003";
+    // A CREDIT-normal wallet debited 5.00 from 0: posted -5.00 (as its balance_after says).
+    const error = await refusal([header(postingId), legs(postingId, [payer, "-5"], [payee, "5"])]);
+    expect(error).toMatchObject({ code: "23514" });
+    expect((error as Error).message).toBe(
+      `account ${payer} balance check failed: posted -5.000000, write side says -5.000000, available -5.000000`,
+    );
+  });
+
+  it("moves hand-inserted balanced entries into both balances, each in its normal-balance sense", async () => {
+    const wallet = await projectedWallet();
+    const postingId = "00000000-0000-4000-8000-000000000004";
+    const client = await t.database.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const fundingBefore = (
+        await client.query("SELECT posted FROM account_balances WHERE account_id = $1", [funding])
+      ).rows[0]?.posted;
+      // The SUSPENSE funding account is DEBIT-normal: a debit raises it; the wallet is CREDIT-normal.
+      const fundingAfter = new Decimal(fundingBefore).plus(5).toFixed(2);
+      await client.query(...header(postingId));
+      await client.query(...legs(postingId, [funding, fundingAfter], [wallet, "5"]));
+      const balances = await client.query(
+        "SELECT account_id, posted::numeric(20,2)::text AS posted FROM account_balances WHERE account_id = ANY ($1::uuid[]) ORDER BY account_id = $2",
+        [[funding, wallet], wallet],
+      );
+      expect(balances.rows).toEqual([
+        { account_id: funding, posted: fundingAfter },
+        { account_id: wallet, posted: "5.00" },
+      ]);
+    } finally {
+      await client.query("ROLLBACK");
       client.release();
     }
   });

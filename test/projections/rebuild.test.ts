@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventStore, ReadAllOptions, ReadAllResult } from "../../src/eventstore/port.js";
 import { readCheckpoint } from "../../src/projections/checkpoints.js";
 import { LedgerProjection } from "../../src/projections/ledger-projection.js";
+import { ledgerReadModels } from "../../src/projections/read-models.js";
 import { RebuildRefused, rebuildProjection } from "../../src/projections/rebuild.js";
 import { ProjectorRunner } from "../../src/projections/runner.js";
 import {
@@ -242,6 +243,57 @@ describe("nova projections rebuild", () => {
     }
   }, 30_000);
 
+  it("builds partitioned indexes after the replay, partitions included, and adds the foreign keys back", async () => {
+    const before = await checksums(t.database.pool);
+    const foreignKeys = async () =>
+      (
+        await t.database.pool.query(
+          `SELECT conrelid::regclass::text AS table, conname, pg_get_constraintdef(oid) AS definition
+             FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'
+            ORDER BY 1, 2`,
+        )
+      ).rows;
+    /** Each partition of ledger_entries with the indexes it has, by their parents' names. */
+    const partitionIndexes = async () =>
+      (
+        await t.database.pool.query(
+          `SELECT p.inhrelid::regclass::text AS partition,
+                  string_agg(parent.relname, ', ' ORDER BY parent.relname) AS indexes
+             FROM pg_inherits p
+             JOIN pg_index i ON i.indrelid = p.inhrelid
+             JOIN pg_inherits ip ON ip.inhrelid = i.indexrelid
+             JOIN pg_class parent ON parent.oid = ip.inhparent
+            WHERE p.inhparent = 'ledger_entries'::regclass
+            GROUP BY 1 ORDER BY 1`,
+        )
+      ).rows;
+    const keysBefore = await foreignKeys();
+    const indexesBefore = await partitionIndexes();
+    expect(keysBefore.length).toBeGreaterThan(0);
+    expect(indexesBefore[0]?.indexes).toBe(
+      "ledger_entries_account_idx, ledger_entries_pkey, ledger_entries_posting_idx",
+    );
+
+    await rebuildProjection({
+      pool: t.database.pool,
+      store: t.store,
+      projection: new LedgerProjection(),
+      batchSizeMax: 50,
+      readModels: {
+        ...ledgerReadModels,
+        indexesBuiltAfterReplay: [
+          ...ledgerReadModels.indexesBuiltAfterReplay,
+          "ledger_entries_account_idx",
+          "ledger_entries_posting_idx",
+        ],
+      },
+    });
+
+    expect(await checksums(t.database.pool)).toEqual(before);
+    expect(await foreignKeys()).toEqual(keysBefore);
+    expect(await partitionIndexes()).toEqual(indexesBefore);
+  }, 30_000);
+
   it("refuses a second rebuild of the same projection while one runs", async () => {
     const holder = await t.database.pool.connect();
     try {
@@ -318,6 +370,63 @@ describe("nova projections rebuild, on a log with a write-side bug", () => {
     await expect(rebuilt).rejects.toThrow(
       new RegExp(`ledger transaction ${postingId} does not balance`),
     );
+    expect(await ledgerEntries()).toEqual(before);
+    const scratch = await t.database.pool.query(
+      "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'nova_rebuild_%'",
+    );
+    expect(scratch.rows).toEqual([]);
+  });
+});
+
+describe("nova projections rebuild, on a log whose rows break a foreign key", () => {
+  let t: TestLedger;
+
+  beforeAll(async () => {
+    t = await createTestLedger();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it("refuses to switch over when a foreign key, added back after the replay, finds a row without its parent", async () => {
+    await defineTypes(t.ledger);
+    await openAccount(t.ledger);
+    // What a buggy write side could append: an account of a type that was never defined.
+    const accountId = randomUUID();
+    await t.store.append(
+      `account-${accountId}`,
+      "no_stream",
+      [
+        {
+          type: "AccountOpened",
+          data: {
+            accountId,
+            accountType: "NEVER_DEFINED",
+            normalBalance: "CREDIT",
+            allowNegative: false,
+            currency: "XCD",
+            country: null,
+            ownerId: null,
+            name: null,
+            metadata: {},
+            openedAt: new Date().toISOString(),
+          },
+        },
+      ],
+      { correlationId: randomUUID(), principal: "bug", occurredAt: new Date() },
+    );
+    const ledgerEntries = async () =>
+      (await t.database.pool.query("SELECT $1::regclass::oid AS oid", ["ledger_entries"])).rows[0];
+    const before = await ledgerEntries();
+
+    const rebuilt = rebuildProjection({
+      pool: t.database.pool,
+      store: t.store,
+      projection: new LedgerProjection(),
+    });
+
+    await expect(rebuilt).rejects.toThrow(RebuildRefused);
+    await expect(rebuilt).rejects.toThrow(/accounts_account_type_fkey/);
     expect(await ledgerEntries()).toEqual(before);
     const scratch = await t.database.pool.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'nova_rebuild_%'",
