@@ -87,6 +87,29 @@ describe("postgres event store", () => {
     ).rejects.toThrow(/principal/);
   });
 
+  it("reads an event edited to JSON null data or metadata back as stored, for the audit to report", async () => {
+    const stream = `account-edited-${randomUUID()}`;
+    await store.append(stream, "no_stream", [{ type: "A", data: { v: "1" } }], context());
+    const client = await database.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("ALTER TABLE events DISABLE TRIGGER USER");
+      await client.query(
+        "UPDATE events SET data = 'null'::jsonb, metadata = 'null'::jsonb WHERE stream = $1",
+        [stream],
+      );
+      await client.query("ALTER TABLE events ENABLE TRIGGER USER");
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    const fresh = new PostgresEventStore(database.pool);
+    const [edited] = await fresh.readStream(stream);
+    expect(edited).toMatchObject({ stream, revision: 0, data: null, metadata: null });
+    const all = await fresh.readAll({ filter: { streamPrefixes: [stream] } });
+    expect(all.events.map((e) => e.data)).toEqual([null]);
+  });
+
   it("a store that remembers a head another writer moved past is refused with the real revision, and writes nothing", async () => {
     const stream = `account-stale-${randomUUID()}`;
     const other = new PostgresEventStore(database.pool);
