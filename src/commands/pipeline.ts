@@ -370,13 +370,12 @@ export class CommandPipeline {
     const working = new Map<string, WorkingStream>();
     const reads: Array<Promise<void>> = [];
     for (const { command } of batch) {
-      const presumedNew = new Set(command.presumedNew ?? []);
       for (const stream of command.streams) {
         if (working.has(stream)) continue;
         const cached = this.cache.get(stream);
         const entry: WorkingStream = { loaded: cached ?? emptyStream(stream), events: [] };
         working.set(stream, entry);
-        if (refresh || (cached === undefined && !presumedNew.has(stream))) {
+        if (refresh || (cached === undefined && !command.presumedNew?.includes(stream))) {
           reads.push(
             this.readNewer(entry.loaded).then((loaded) => {
               entry.loaded = loaded;

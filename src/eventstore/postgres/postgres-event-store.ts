@@ -123,8 +123,9 @@ export class PostgresEventStore implements EventStore {
     context: AppendContext,
   ): Promise<AppendResult> {
     assertAppend(requests, context);
-    if (this.options.beforeCommit === undefined && requests.every((r) => this.headKnown(r))) {
-      const sealed = this.seal(requests, context, (stream) => this.heads.get(stream));
+    const known = this.options.beforeCommit === undefined ? this.knownHeads(requests) : undefined;
+    if (known !== undefined) {
+      const sealed = this.seal(requests, context, (stream) => known.get(stream));
       try {
         const result = await this.insert(this.pool, sealed);
         return this.appended(sealed, result);
@@ -146,10 +147,21 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private headKnown(request: StreamAppend): boolean {
-    const head = this.heads.get(request.stream);
-    if (request.expected === "no_stream") return head === undefined;
-    return typeof request.expected === "number" && head?.revision === request.expected;
+  /** The remembered head of every stream, when each is what its expectation names. */
+  private knownHeads(
+    requests: readonly StreamAppend[],
+  ): Map<string, StreamHead | undefined> | undefined {
+    const heads = new Map<string, StreamHead | undefined>();
+    for (const { stream, expected } of requests) {
+      const head = this.heads.get(stream);
+      const known =
+        expected === "no_stream"
+          ? head === undefined
+          : typeof expected === "number" && head?.revision === expected;
+      if (!known) return undefined;
+      heads.set(stream, head);
+    }
+    return heads;
   }
 
   private async appendLocked(
@@ -250,7 +262,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private remember(stream: string, revision: number, lastHash: string): void {
-    const known = this.heads.get(stream);
+    const known = this.heads.peek(stream);
     if (known === undefined || known.revision < revision)
       this.heads.set(stream, { revision, lastHash });
   }
