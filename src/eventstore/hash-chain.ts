@@ -117,7 +117,8 @@ function contextText(context: AppendContext): ContextText {
   return text;
 }
 
-const defaultVersionMember = member("schemaVersion", String(schemaVersionDefault));
+/** `"schemaVersion":"1"`: the last member but one, without its comma. */
+const defaultVersionText = `"schemaVersion":${JSON.stringify(String(schemaVersionDefault))}`;
 
 /**
  * Stamps metadata on a stream's new events, chaining each hash to the one before it. The
@@ -137,23 +138,21 @@ export function sealEvents(
     const schemaVersion = String(event.schemaVersion ?? schemaVersionDefault);
     const version =
       event.schemaVersion === undefined
-        ? defaultVersionMember
-        : member("schemaVersion", schemaVersion);
+        ? defaultVersionText
+        : `"schemaVersion":${JSON.stringify(schemaVersion)}`;
     const dataJson = canonicalJson(event.data);
-    const prevMember = member("prevHash", previous);
-    const covered =
-      `{${own.head}"data":${dataJson},${member("id", id)}${own.middle}${prevMember}` +
-      `${own.principal}${version}${member("type", event.type).slice(0, -1)}}`;
-    const hash = sha256(covered);
+    const prevJson = JSON.stringify(previous);
+    const hash = sha256(
+      `{${own.head}"data":${dataJson},"id":${JSON.stringify(id)},${own.middle}` +
+        `"prevHash":${prevJson},${own.principal}${version},"type":${JSON.stringify(event.type)}}`,
+    );
     sealed.push({
       id,
       type: event.type,
       data: event.data,
       dataJson,
       metadata: { ...own.metadata, schemaVersion, prevHash: previous, hash },
-      metadataJson:
-        `{${own.head}${own.middle}${prevMember}${member("hash", hash)}` +
-        `${own.principal}${version.slice(0, -1)}}`,
+      metadataJson: `{${own.head}${own.middle}"prevHash":${prevJson},"hash":"${hash}",${own.principal}${version}}`,
     });
     previous = hash;
   }
