@@ -30,13 +30,7 @@ import { PostgresEventStore } from "../eventstore/postgres/postgres-event-store.
 import { ChainCheck, ChainWorker, chainEventOfRow, mergeChainSummary } from "./chain.js";
 import { type Discrepancy, DiscrepancyLog } from "./discrepancies.js";
 import { type EntryFields, entryText } from "./entry-digest.js";
-import {
-  cursorAfter,
-  isProjectedRow,
-  type LogRow,
-  logColumn,
-  PostgresLogReader,
-} from "./log-rows.js";
+import { type LogRow, logColumn, PostgresLogReader, positionAfter } from "./log-rows.js";
 import { microsDecimal, parseMicros } from "./micros.js";
 import { moneyText } from "./money-text.js";
 import {
@@ -72,11 +66,11 @@ export const pageSizeDefault = 2_000;
 
 export interface VerifyOptions {
   /**
-   * The whole log of a PostgresEventStore is read from `pool` (log-rows.ts), where Nova keeps
-   * it; any other store's with `readAll`.
+   * The whole log of a PostgresEventStore is read as text rows (log-rows.ts); any other
+   * store's with `readAll`.
    */
   readonly store: Pick<EventStore, "readAll" | "readStream">;
-  /** The database of the read models (and of the Postgres event store). */
+  /** The database of the read models. */
   readonly pool: pg.Pool;
   /** Verify this stream only. */
   readonly stream?: string | undefined;
@@ -202,7 +196,7 @@ class Audit {
     readModel.catch(() => undefined);
     if (this.options.store instanceof PostgresEventStore) {
       const reader = new PostgresLogReader(
-        this.options.pool,
+        this.options.store,
         this.snapshot.checkpoint,
         this.pageSize,
       );
@@ -251,12 +245,15 @@ class Audit {
     let next = reader.page();
     for (;;) {
       const rows = await next;
-      const cursor = cursorAfter(rows);
-      if (cursor === undefined) return;
-      next = reader.page(cursor);
+      const after = positionAfter(rows);
+      if (after === undefined) return;
+      next = reader.page(after);
       next.catch(() => undefined);
       await chains.worker?.sendRows(rows);
-      for (const row of rows) replayRow(row, replay, chains.check);
+      const projected = reader.projectedCount(rows);
+      rows.forEach((row, index) => {
+        replayRow(row, index < projected, replay, chains.check);
+      });
       this.options.onProgress?.(replay.eventsRead);
     }
   }
@@ -500,7 +497,12 @@ class Audit {
  * One row into the replay, and into the chain check when it runs here. Its data is parsed once
  * for both, and not at all when neither reads it (the worker parses its own copy).
  */
-function replayRow(row: LogRow, replay: LedgerReplay, check: ChainCheck | undefined): void {
+function replayRow(
+  row: LogRow,
+  projected: boolean,
+  replay: LedgerReplay,
+  check: ChainCheck | undefined,
+): void {
   const stream = row[logColumn.stream];
   const type = row[logColumn.type];
   const data =
@@ -509,7 +511,7 @@ function replayRow(row: LogRow, replay: LedgerReplay, check: ChainCheck | undefi
       : unparsedData;
   check?.apply(chainEventOfRow(row, data));
   const revision = Number(row[logColumn.revision]);
-  replay.apply({ stream, revision, type, data }, isProjectedRow(row));
+  replay.apply({ stream, revision, type, data }, projected);
 }
 
 /**

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidAppend, WrongExpectedRevision } from "../../src/eventstore/errors.js";
 import { verifyChain } from "../../src/eventstore/hash-chain.js";
 import { comparePositions, type RecordedEvent } from "../../src/eventstore/port.js";
+import { eventText } from "../../src/eventstore/postgres/event-text.js";
 import { PostgresNotificationListener } from "../../src/eventstore/postgres/listener.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -207,6 +208,51 @@ describe("postgres event store", () => {
       expect(revisions).toEqual(revisions.map((_, at) => at));
     }
   }, 60_000);
+
+  it("reads the global log as text rows in readAll's order and visibility", async () => {
+    const prefix = `account-text-${randomUUID()}`;
+    for (let index = 0; index < 3; index++) {
+      await store.appendMulti(
+        [
+          { stream: `${prefix}-a`, expected: "any", events: [{ type: "A", data: { index } }] },
+          { stream: `${prefix}-b`, expected: "any", events: [{ type: "B", data: { t: "\t\n" } }] },
+        ],
+        context(),
+      );
+    }
+    const events = (await store.readAll({ limit: 10_000 })).events;
+    const rows = await store.readAllText(undefined, 10_000);
+    expect(
+      rows.map((row) => ({
+        position: {
+          commit: BigInt(row[eventText.transactionId]),
+          prepare: BigInt(row[eventText.position]),
+        },
+        id: row[eventText.id],
+        stream: row[eventText.stream],
+        revision: Number(row[eventText.revision]),
+        type: row[eventText.type],
+        data: JSON.parse(row[eventText.data]),
+        metadata: JSON.parse(row[eventText.metadata]),
+      })),
+    ).toEqual(events.map(({ recordedAt, ...event }) => event));
+    const third = events[2];
+    if (third === undefined) throw new Error("six events were appended");
+    const after = await store.readAllText(third.position, 2);
+    expect(after.map((row) => row[eventText.id])).toEqual(events.slice(3, 5).map((e) => e.id));
+
+    const blocker = await database.pool.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT pg_current_xact_id()");
+      await store.append(`${prefix}-late`, "any", [{ type: "A", data: {} }], context());
+      const hidden = await store.readAllText(events.at(-1)?.position, 10);
+      expect(hidden).toEqual([]);
+    } finally {
+      await blocker.query("COMMIT");
+      blocker.release();
+    }
+  });
 
   it("does not show an event to readers while an older transaction is still open", async () => {
     // A writer whose transaction started first (older xid) but has not committed yet.

@@ -33,6 +33,7 @@ import {
   boundReadLimit as boundLimit,
   expectationHolds,
 } from "../validation.js";
+import type { EventText } from "./event-text.js";
 import type { NotificationListener } from "./listener.js";
 import { runSubscription } from "./subscription.js";
 
@@ -303,6 +304,30 @@ export class PostgresEventStore implements EventStore {
     return { events, lastPosition: rowPosition(last) };
   }
 
+  /**
+   * The global log after `from` as readAll reads it, each event as the text of its columns, for
+   * a reader that parses only what it needs (the audit: a whole log, where parsing every
+   * jsonb, a Date and two bigints per event is most of the cost). Unlike readAll, a page may
+   * end inside a commit.
+   */
+  async readAllText(from: LogPosition | undefined, limit: number): Promise<EventText[]> {
+    try {
+      const result = await this.pool.query<string[]>({
+        text: readAllTextSql,
+        values: [
+          from?.commit.toString() ?? "0",
+          from?.prepare.toString() ?? "0",
+          boundLimit(limit),
+        ],
+        rowMode: "array",
+        types: textTypes,
+      });
+      return result.rows as unknown as EventText[];
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
   subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription {
     const batchSizeMax = options.batchSizeMax ?? subscriptionBatchSizeDefault;
     return runSubscription({
@@ -433,6 +458,27 @@ async function lockStreams(
 }
 
 /**
+ * The events strictly after ($1, $2) in the global order, only where no transaction can still
+ * commit (below the oldest running xid): what every reader of the global log may see.
+ */
+const afterPositionCommitted = `(events.transaction_id, events.position) > ($1::text::xid8, $2::bigint)
+         AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
+/**
+ * The page of `readAllText`: readAll's order and visibility, every column as the text the
+ * server prints it (the jsonb columns are not parsed here).
+ */
+const readAllTextSql = `
+  SELECT transaction_id, position, id, stream, revision, type, data, metadata
+    FROM events
+   WHERE ${afterPositionCommitted}
+   ORDER BY events.transaction_id, events.position
+   LIMIT $3`;
+
+/** Every column as the text Postgres sent. */
+const textTypes = { getTypeParser: () => (text: string) => text };
+
+/**
  * Reads the global log strictly after ($1, $2), only where no transaction can still commit
  * (below the oldest running xid). With a filter, every row of the page is still scanned, so the
  * reader's position moves past events it does not want; only matching rows carry their data.
@@ -452,8 +498,7 @@ function readAllQuery(filter: EventFilter | undefined): { sql: string; filterPar
   const sql = `
     WITH page AS (
       SELECT events.transaction_id AS xid, events.position AS pos FROM events
-       WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2::bigint)
-         AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       WHERE ${afterPositionCommitted}
        ORDER BY events.transaction_id, events.position
        LIMIT $3
     ), last_commit AS (
