@@ -4,6 +4,7 @@ import { type AppendContext, appendEventsMax, readLimitMax, type StreamAppend } 
 
 export const streamNameLengthMax = 256;
 const streamNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertStreamName(stream: string): void {
   if (stream.length === 0 || stream.length > streamNameLengthMax) {
@@ -37,7 +38,13 @@ export function assertAppend(requests: readonly StreamAppend[], context: AppendC
     if (typeof expected === "number" && !(Number.isSafeInteger(expected) && expected >= 0)) {
       throw new InvalidAppend(`expected revision ${expected} is not a revision`);
     }
-    for (const event of request.events) if (event.context) assertContext(event.context);
+    for (const event of request.events) {
+      if (event.context) assertContext(event.context);
+      // Both adapters store ids as UUIDs (the Postgres one sends them comma-separated).
+      if (event.id !== undefined && !uuidPattern.test(event.id)) {
+        throw new InvalidAppend(`event id "${event.id}" is not a UUID`);
+      }
+    }
     eventCount += request.events.length;
   }
   if (eventCount > appendEventsMax) {

@@ -86,6 +86,10 @@ describe("postgres event store", () => {
     await expect(
       store.append("s-2", "any", [{ type: "A", data: {} }], { ...context(), principal: "" }),
     ).rejects.toThrow(/principal/);
+    await expect(
+      store.append("s-3", "any", [{ id: "a,b", type: "A", data: {} }], context()),
+    ).rejects.toThrow(/not a UUID/);
+    expect(await store.readStream("s-3")).toEqual([]);
   });
 
   it("reads an event edited to JSON null data or metadata back as stored, for the audit to report", async () => {
