@@ -34,7 +34,10 @@ describe("inMemberOrder", () => {
 
   it("puts every member in canonical order, so JSON.stringify writes canonical JSON", () => {
     // Object names as the ledger writes them: no integer-like names, no "__proto__".
-    const name = fc.string({ minLength: 1, maxLength: 12 }).filter((text) => /^[^0-9]/.test(text));
+    // (fast-check generates "__proto__" on purpose: left out here, tested below.)
+    const name = fc
+      .string({ minLength: 1, maxLength: 12 })
+      .filter((text) => /^[^0-9]/.test(text) && text !== "__proto__");
     const { value } = fc.letrec((tie) => ({
       value: fc.oneof(
         { depthSize: "small" },
