@@ -25,7 +25,12 @@ import type { Actor } from "../src/commands/requests.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import { PostgresEventStore } from "../src/eventstore/postgres/postgres-event-store.js";
-import { type Durability, LatencyRecorder, openBenchDatabase } from "./support.js";
+import {
+  type Durability,
+  descendantsCpuMicros,
+  LatencyRecorder,
+  openBenchDatabase,
+} from "./support.js";
 
 const latencySamplesMax = 1_000_000;
 const poolSizeMax = 20;
@@ -55,6 +60,8 @@ interface Report {
   readonly conflicts: number;
   readonly rejected: number;
   readonly nodeCpuUsPerPosting: number;
+  /** The embedded cluster's CPU per posting (undefined on `DATABASE_URL`). */
+  readonly pgCpuUsPerPosting: number | undefined;
 }
 
 function parseOptions(): Options {
@@ -193,13 +200,22 @@ async function drive(
   next: () => ReturnType<typeof transfer>,
   options: Options,
 ): Promise<
-  Pick<Report, "postingsPerSecond" | "p50Ms" | "p99Ms" | "rejected" | "nodeCpuUsPerPosting">
+  Pick<
+    Report,
+    | "postingsPerSecond"
+    | "p50Ms"
+    | "p99Ms"
+    | "rejected"
+    | "nodeCpuUsPerPosting"
+    | "pgCpuUsPerPosting"
+  >
 > {
   const latencies = new LatencyRecorder(latencySamplesMax);
   let accepted = 0;
   let rejected = 0;
   const startedMs = performance.now();
   const startedCpu = process.cpuUsage();
+  const startedPgCpu = descendantsCpuMicros();
   const endMs = startedMs + options.seconds * 1_000;
   const submitter = async () => {
     while (performance.now() < endMs) {
@@ -213,6 +229,7 @@ async function drive(
   await Promise.all(Array.from({ length: options.submitters }, submitter));
   const elapsedSeconds = (performance.now() - startedMs) / 1_000;
   const cpu = process.cpuUsage(startedCpu);
+  const endedPgCpu = descendantsCpuMicros();
   const [p50, p99] = latencies.percentilesMs([0.5, 0.99]);
   return {
     postingsPerSecond: Math.round(accepted / elapsedSeconds),
@@ -222,6 +239,10 @@ async function drive(
     // This process's CPU (pipeline, store client and the submitters) per accepted posting:
     // steadier than postings/s when the machine is shared.
     nodeCpuUsPerPosting: Math.round((cpu.user + cpu.system) / Math.max(accepted, 1)),
+    pgCpuUsPerPosting:
+      startedPgCpu === undefined || endedPgCpu === undefined
+        ? undefined
+        : Math.round((endedPgCpu - startedPgCpu) / Math.max(accepted, 1)),
   };
 }
 

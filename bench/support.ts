@@ -3,7 +3,7 @@
  * latency recorder with a bounded memory.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -156,5 +156,53 @@ export class LatencyRecorder {
       const rank = Math.ceil(fraction * sorted.length);
       return sorted[rank - 1] ?? Number.NaN;
     });
+  }
+}
+
+/**
+ * CPU time (µs, user + system) used so far by this process's descendants that are still
+ * running: the embedded cluster's postmaster, backends and background workers. Linux only
+ * (/proc); undefined elsewhere or when Postgres is not a child (`DATABASE_URL`). A process
+ * that exited takes its time with it, so read it around a workload, not across restarts.
+ */
+export function descendantsCpuMicros(): number | undefined {
+  if (!existsSync("/proc/self/stat")) return undefined;
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = procStatFields(Number(name));
+    if (fields === undefined) continue;
+    // After "(comm)": state is field 3; ppid 4; utime 14 and stime 15, in clock ticks.
+    parents.set(Number(name), Number(fields[1]));
+    cpu.set(Number(name), Number(fields[11]) + Number(fields[12]));
+  }
+  const descendants = new Set<number>([process.pid]);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const [pid, parent] of parents) {
+      if (!descendants.has(pid) && descendants.has(parent)) {
+        descendants.add(pid);
+        grown = true;
+      }
+    }
+  }
+  descendants.delete(process.pid);
+  if (descendants.size === 0) return undefined;
+  let ticks = 0;
+  for (const pid of descendants) ticks += cpu.get(pid) ?? 0;
+  return (ticks * 1_000_000) / clockTicksPerSecond;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const clockTicksPerSecond = 100;
+
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces). */
+function procStatFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined; // it exited meanwhile
   }
 }

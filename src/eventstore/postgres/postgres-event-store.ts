@@ -234,14 +234,19 @@ export class PostgresEventStore implements EventStore {
     db: pg.Pool | pg.PoolClient,
     { columns }: SealedAppend,
   ): Promise<{ transaction_id: string; position: string }> {
-    const written = await db.query<{ transaction_id: string; position: string }>(insertEventsSql, [
-      columns.ids.join(","),
-      columns.streams.join(","),
-      columns.revisions.join(","),
-      columns.types,
-      columns.data.join("\n"),
-      columns.metadata.join("\n"),
-    ]);
+    // Named: each connection parses and plans it once, not on every append.
+    const written = await db.query<{ transaction_id: string; position: string }>({
+      name: "nova_append_events",
+      text: insertEventsSql,
+      values: [
+        columns.ids.join(","),
+        columns.streams.join(","),
+        columns.revisions.join(","),
+        columns.types,
+        columns.data.join("\n"),
+        columns.metadata.join("\n"),
+      ],
+    });
     const commit = written.rows[0];
     if (commit?.position == null) throw new Error("append wrote no events");
     return commit;
