@@ -204,8 +204,9 @@ export class LedgerCommands {
       uncached: idempotent ? [] : [ownStream],
       context: contextOf(actor),
       decide: (view, now) => {
+        const accounts = accountsOf(view, accountIds);
         // A replay answers as the original did, whatever the permissions are now.
-        const refused = view.state(ownStream) === undefined ? typed.refuse(view) : undefined;
+        const refused = view.state(ownStream) === undefined ? typed.refuse(accounts) : undefined;
         if (refused !== undefined) return refused;
         const claimedBy = claim ? (view.state(claim) as ReferenceIndex | undefined) : undefined;
         const decision = decideRecordPosting(
@@ -217,12 +218,12 @@ export class LedgerCommands {
           },
           {
             posting: view.state(ownStream) as PostingState,
-            accounts: accountsOf(view, accountIds),
+            accounts,
             referenceTaken: claimedBy !== undefined && claimedBy.postingId !== id,
           },
           now,
         );
-        const overLimit = typed.overLimit(view, decision, now);
+        const overLimit = typed.overLimit(accounts, decision, now);
         if (overLimit !== undefined) return overLimit;
         return postingWrite(decision, view, ownStream, claim, accountIds, now);
       },
@@ -438,15 +439,14 @@ export class LedgerCommands {
     ]);
     const limits = limitsFor(participation, transactionType);
     return {
-      refuse: (view) => {
-        const accounts = accountsOf(view, accountIds);
+      refuse: (accounts) => {
         const unplanned = unplannedAccount(accounts, participation);
         if (unplanned !== undefined) return accountNotFound(unplanned);
         return checkTypedPosting(transactionType, type, accounts, participation.permissions);
       },
-      overLimit: (view, decision, now) =>
+      overLimit: (accounts, decision, now) =>
         decision.kind === "accepted"
-          ? checkPostingLimits(decision.posting, accountsOf(view, accountIds), limits, now)
+          ? checkPostingLimits(decision.posting, accounts, limits, now)
           : undefined,
     };
   }
@@ -476,12 +476,19 @@ export class LedgerCommands {
   }
 }
 
-/** The checks a posting that names a transaction type goes through, besides the posting's. */
+/**
+ * The checks a posting that names a transaction type goes through, besides the posting's.
+ * `accounts`: the posting's accounts as the decision reads them (before the posting).
+ */
 interface TypedPostingCheck {
   /** The type exists and every account may take part (before the posting is decided). */
-  refuse(view: StreamView): Rejection | undefined;
+  refuse(accounts: ReadonlyMap<string, AccountState>): Rejection | undefined;
   /** No paying account goes over its limit (on the posting as decided). */
-  overLimit(view: StreamView, decision: PostingDecision, now: Date): Rejection | undefined;
+  overLimit(
+    accounts: ReadonlyMap<string, AccountState>,
+    decision: PostingDecision,
+    now: Date,
+  ): Rejection | undefined;
 }
 
 const untypedPosting: TypedPostingCheck = {
@@ -511,11 +518,17 @@ function postingWrite(
     };
   }
   const events: Array<{ stream: string; events: readonly DomainEvent[] }> = [];
+  // The decider folded the new posting's stream and every account's already (it had to, to
+  // check the funds): the pipeline takes those states instead of folding the events again.
+  const statesAfter = new Map<string, unknown>();
   for (const [postingId, postingEvents] of decision.postingEvents) {
     events.push({ stream: postingStream(postingId), events: postingEvents });
   }
+  statesAfter.set(postingStream(decision.posting.id), decision.posting);
   for (const [accountId, accountEvents] of decision.accountEvents) {
-    events.push({ stream: accountStream(accountId), events: accountEvents });
+    const stream = accountStream(accountId);
+    events.push({ stream, events: accountEvents });
+    statesAfter.set(stream, decision.accountsAfter.get(accountId));
   }
   if (claim !== undefined && decision.reference !== null) {
     const claimed: DomainEvent = {
@@ -524,12 +537,15 @@ function postingWrite(
     };
     events.push({ stream: claim, events: [claimed] });
   }
-  return write(events, (after) =>
-    postingResult(
-      decision.posting,
-      accountIds.map((accountId) => accountOf(after, accountId)),
-      now,
-    ),
+  return write(
+    events,
+    (after) =>
+      postingResult(
+        decision.posting,
+        accountIds.map((accountId) => accountOf(after, accountId)),
+        now,
+      ),
+    statesAfter,
   );
 }
 
@@ -561,11 +577,14 @@ function postingResult(
   };
 }
 
+/** A write decision; `statesAfter`: streams whose state after `events` the decider knows. */
 export function write<Result>(
   events: ReadonlyArray<{ readonly stream: string; readonly events: readonly DomainEvent[] }>,
   respond: (view: StreamView) => Result,
+  statesAfter?: ReadonlyMap<string, unknown>,
 ): Decision<Result> {
-  return { kind: "write", events, respond };
+  if (statesAfter === undefined) return { kind: "write", events, respond };
+  return { kind: "write", events, respond, statesAfter };
 }
 
 export function accountOf(view: StreamView, accountId: string): AccountState {
@@ -576,7 +595,9 @@ export function accountsOf(
   view: StreamView,
   accountIds: readonly string[],
 ): Map<string, AccountState> {
-  return new Map(accountIds.map((accountId) => [accountId, accountOf(view, accountId)]));
+  const accounts = new Map<string, AccountState>();
+  for (const accountId of accountIds) accounts.set(accountId, accountOf(view, accountId));
+  return accounts;
 }
 
 function accountView(view: StreamView, accountId: string, now: Date): AccountView {

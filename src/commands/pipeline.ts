@@ -42,6 +42,12 @@ export type Decision<Result> =
       }>;
       /** Builds the result from the states right after this command's events. */
       readonly respond: (view: StreamView) => Result;
+      /**
+       * The states right after this command's events, of streams the decider has folded them
+       * for already (it had to, to check its rules): the pipeline folds only the others. Each
+       * must be what folding the stream's events gives (a property test replays the streams).
+       */
+      readonly statesAfter?: ReadonlyMap<string, unknown>;
     };
 
 export interface PlannedCommand<Result> {
@@ -540,7 +546,9 @@ function applyDecision(
     if (entry === undefined) throw new Error(`stream ${stream} was not declared by its command`);
     const previous = folded.get(stream);
     let state = previous ? previous.state : view.state(stream);
-    for (const event of events) state = evolveStream(stream, state, event);
+    const known = decision.statesAfter?.get(stream);
+    if (known !== undefined) state = known;
+    else for (const event of events) state = evolveStream(stream, state, event);
     folded.set(stream, { entry, events: [...(previous?.events ?? []), ...events], state });
   }
   const after: StreamView = {

@@ -4,6 +4,7 @@
  */
 import type { NormalBalance } from "../account-types/account-type.js";
 import { assert } from "../errors.js";
+import { isoText } from "../instants.js";
 import { type CurrencyCode, Decimal, formatAmount } from "../money/index.js";
 
 export type AccountStatus = "ACTIVE" | "FROZEN" | "CLOSED";
@@ -178,29 +179,65 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
   assert(state !== undefined, `${event.type} on an account that was never opened`);
   switch (event.type) {
     case "AccountStatusChanged":
-      return { ...state, status: event.data.to };
+      return accountWith(state, { status: event.data.to });
     case "OverdraftLineSet":
-      return {
-        ...state,
+      return accountWith(state, {
         overdraftLimit: new Decimal(event.data.limit),
         overdraftExpiresAt: event.data.expiresAt,
-      };
+      });
     case "EntryPosted":
-      return withPayment({ ...state, posted: new Decimal(event.data.balanceAfter) }, event);
+      return withEntry(state, event, new Decimal(event.data.balanceAfter));
     case "HoldPlaced":
-      return {
-        ...state,
+      return accountWith(state, {
         holds: withHold(state.holds, {
           holdId: event.data.holdId,
           amount: new Decimal(event.data.amount),
           expiresAt: event.data.expiresAt,
         }),
-      };
+      });
     case "HoldReleased":
     case "HoldCaptured":
     case "HoldExpired":
-      return { ...state, holds: withoutHold(state.holds, event.data.holdId) };
+      return accountWith(state, { holds: withoutHold(state.holds, event.data.holdId) });
   }
+}
+
+/** What an event changes in an account; an absent member is kept. */
+type AccountChange = Partial<
+  Pick<Account, "status" | "posted" | "holds" | "overdraftLimit" | "overdraftExpiresAt" | "paid">
+>;
+
+/**
+ * `{ ...account, ...change }`, written out member by member: V8 copies an object spread with
+ * an overridden member some twenty times slower than it builds a literal, and every entry of
+ * every posting copies its account. Members come in the order `opened` gives them, `paid`
+ * last and only when there is one, as the spread would have it.
+ */
+function accountWith(account: Account, change: AccountChange): Account {
+  const paid = change.paid ?? account.paid;
+  const next: { -readonly [Member in keyof Account]: Account[Member] } = {
+    id: account.id,
+    accountType: account.accountType,
+    normalBalance: account.normalBalance,
+    allowNegative: account.allowNegative,
+    currency: account.currency,
+    country: account.country,
+    ownerId: account.ownerId,
+    name: account.name,
+    metadata: account.metadata,
+    openedAt: account.openedAt,
+    openRequestHash: account.openRequestHash,
+    status: change.status ?? account.status,
+    posted: change.posted ?? account.posted,
+    holds: change.holds ?? account.holds,
+    overdraftLimit: change.overdraftLimit ?? account.overdraftLimit,
+    overdraftExpiresAt:
+      change.overdraftExpiresAt === undefined
+        ? account.overdraftExpiresAt
+        : change.overdraftExpiresAt,
+  };
+  if (paid !== undefined) next.paid = paid;
+  return next;
 }
 
 /** The account as its opening left it: what a replayed opening answers with. */
@@ -238,22 +275,60 @@ function opened(event: AccountOpened): Account {
   };
 }
 
-/** Counts a DEBIT entry of a typed posting in the account's day and month windows. */
-function withPayment(account: Account, event: EntryPosted): Account {
-  const { transactionType, side, postingId, amount, at } = event.data;
-  if (transactionType === undefined || side !== "DEBIT") return account;
+/**
+ * `evolveAccount` of an EntryPosted whose balance and amount the caller already holds as
+ * decimals (a decider computed them; `posted` must equal `balanceAfter`, `amount` the entry's
+ * amount): the same state, without parsing them back from the event's text.
+ */
+export function evolveAccountEntry(
+  account: Account,
+  event: EntryPosted,
+  posted: Decimal,
+  amount: Decimal,
+): Account {
+  // decimal.js spells every value one way, except zero's sign: the text "0.00" parses to +0.
+  return withEntry(account, event, posted.isZero() ? zero : posted, amount);
+}
+
+function withEntry(
+  account: Account,
+  event: EntryPosted,
+  posted: Decimal,
+  amount?: Decimal,
+): Account {
+  const { transactionType, side } = event.data;
+  // Only the DEBIT entries of typed postings count toward limits.
+  if (transactionType === undefined || side !== "DEBIT") return accountWith(account, { posted });
+  const paid = withPayment(
+    account,
+    event,
+    transactionType,
+    amount ?? new Decimal(event.data.amount),
+  );
+  return accountWith(account, { posted, paid });
+}
+
+/** The account's payment windows once a DEBIT entry of a typed posting is counted in them. */
+function withPayment(
+  account: Account,
+  event: EntryPosted,
+  transactionType: string,
+  amount: Decimal,
+): ReadonlyMap<string, PaidWindow> {
+  const { postingId, at } = event.data;
   const before = windowAt(account, transactionType, at);
   const samePosting = before.lastPostingId === postingId;
   const window: PaidWindow = {
-    ...before,
+    day: before.day,
     dayAmount: before.dayAmount.plus(amount),
     dayCount: before.dayCount + (samePosting ? 0 : 1),
+    month: before.month,
     monthAmount: before.monthAmount.plus(amount),
     lastPostingId: postingId,
   };
   const paid = new Map(account.paid ?? []);
   paid.set(transactionType, window);
-  return { ...account, paid };
+  return paid;
 }
 
 /** The account's window for `transactionType` as of `at`: emptied when the day or month moved on. */
@@ -279,7 +354,7 @@ export function paidWithin(
   transactionType: string,
   now: Date,
 ): { readonly dayAmount: Decimal; readonly dayCount: number; readonly monthAmount: Decimal } {
-  return windowAt(account, transactionType, now.toISOString());
+  return windowAt(account, transactionType, isoText(now));
 }
 
 function withHold(holds: ReadonlyMap<string, ActiveHold>, hold: ActiveHold) {
@@ -336,9 +411,14 @@ export function balancesOf(account: Account, now: Date): Balances {
   };
 }
 
-/** The change an entry makes to the posted balance in the account's normal-balance sense. */
-export function signedAmount(account: Account, side: Side, amount: Decimal): Decimal {
-  return side === account.normalBalance ? amount : amount.negated();
+/**
+ * The posted balance after an entry of `amount` on `side`: an entry on the account's normal
+ * side raises it, one on the other side lowers it.
+ */
+export function balanceAfter(account: Account, side: Side, amount: Decimal): Decimal {
+  return side === account.normalBalance
+    ? account.posted.plus(amount)
+    : account.posted.minus(amount);
 }
 
 /**
@@ -348,12 +428,19 @@ export function signedAmount(account: Account, side: Side, amount: Decimal): Dec
  */
 export function fundsAllowDecrease(account: Account, now: Date): boolean {
   if (account.allowNegative) return true;
-  return balancesOf(account, now).available.greaterThanOrEqualTo(0);
+  // available = posted − held + overdraftLimit; most accounts have neither holds nor a line,
+  // and their available balance is the posted one (no decimal arithmetic needed).
+  if (account.holds.size === 0 && account.overdraftLimit.isZero()) {
+    return account.posted.greaterThanOrEqualTo(zero);
+  }
+  return balancesOf(account, now).available.greaterThanOrEqualTo(zero);
 }
 
 /** HoldExpired for every hold past its expiry: recorded by the next command that notices. */
 export function expiredHoldEvents(account: Account, now: Date): HoldExpired[] {
   const events: HoldExpired[] = [];
+  if (account.holds.size === 0) return events;
+  const at = isoText(now);
   for (const hold of account.holds.values()) {
     if (!isHoldLive(hold, now)) {
       events.push({
@@ -361,7 +448,7 @@ export function expiredHoldEvents(account: Account, now: Date): HoldExpired[] {
         data: {
           holdId: hold.holdId,
           amount: formatAmount(hold.amount, account.currency),
-          at: now.toISOString(),
+          at,
         },
       });
     }

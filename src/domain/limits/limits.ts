@@ -121,38 +121,89 @@ export function checkLimit(
 ): LimitCheck {
   if (limit === undefined) return { allowed: true, violations: [], remaining: {} };
   const paid = paidWithin(account, limit.transactionType, now);
-  const violations: LimitViolation[] = [];
-  const remaining: { -readonly [Key in keyof LimitRemaining]: string } = {};
-  // Figures in the account's currency and scale, as its balances are shown.
-  const money = (value: Decimal) => formatAmount(value, account.currency);
-  const amountRule = (name: LimitName, max: string | null, current: Decimal) => {
-    if (max === null) return undefined;
-    const left = Decimal.max(new Decimal(max).minus(current), 0);
-    if (current.plus(amount).greaterThan(max)) {
-      violations.push({ limit: name, max, current: money(current), attempted: money(amount) });
-    }
-    return money(left);
+  const violations = limitViolations(account, limit, amount, paid, false);
+  return {
+    allowed: violations.length === 0,
+    violations,
+    remaining: remainingOf(account, limit, paid),
   };
-  // Each payment on its own: what remains per transaction is the maximum itself.
-  amountRule("perTransactionMax", limit.perTransactionMax, new Decimal(0));
-  if (limit.perTransactionMax !== null) remaining.perTransaction = limit.perTransactionMax;
-  const daily = amountRule("dailyAmountMax", limit.dailyAmountMax, paid.dayAmount);
-  if (daily !== undefined) remaining.dailyAmount = daily;
-  if (limit.dailyCountMax !== null) {
-    const max = limit.dailyCountMax;
-    if (paid.dayCount + 1 > max) {
-      violations.push({
-        limit: "dailyCountMax",
-        max: String(max),
-        current: String(paid.dayCount),
-        attempted: "1",
-      });
-    }
-    remaining.dailyCount = String(Math.max(max - paid.dayCount, 0));
+}
+
+type Paid = ReturnType<typeof paidWithin>;
+
+/**
+ * What paying `amount` more would break, in the order the limits are checked: per transaction,
+ * daily amount, daily count, monthly amount. `firstOnly`: stop at the first (a posting is
+ * refused for it alone, and the rest need not be worked out).
+ */
+function limitViolations(
+  account: Account,
+  limit: Limit,
+  amount: Decimal,
+  paid: Paid,
+  firstOnly: boolean,
+): LimitViolation[] {
+  const violations: LimitViolation[] = [];
+  const found = (violation: LimitViolation | undefined) => {
+    if (violation !== undefined) violations.push(violation);
+    return firstOnly && violations.length > 0;
+  };
+  // Each payment on its own: nothing counts as paid before it.
+  const perTransaction = limit.perTransactionMax;
+  if (found(amountViolation(account, "perTransactionMax", perTransaction, zero, amount))) {
+    return violations;
   }
-  const monthly = amountRule("monthlyAmountMax", limit.monthlyAmountMax, paid.monthAmount);
-  if (monthly !== undefined) remaining.monthlyAmount = monthly;
-  return { allowed: violations.length === 0, violations, remaining };
+  const daily = limit.dailyAmountMax;
+  if (found(amountViolation(account, "dailyAmountMax", daily, paid.dayAmount, amount))) {
+    return violations;
+  }
+  if (found(countViolation(limit.dailyCountMax, paid.dayCount))) return violations;
+  const monthly = limit.monthlyAmountMax;
+  found(amountViolation(account, "monthlyAmountMax", monthly, paid.monthAmount, amount));
+  return violations;
+}
+
+const zero = new Decimal(0);
+
+function amountViolation(
+  account: Account,
+  name: LimitName,
+  max: string | null,
+  current: Decimal,
+  amount: Decimal,
+): LimitViolation | undefined {
+  if (max === null || !current.plus(amount).greaterThan(max)) return undefined;
+  // Figures in the account's currency and scale, as its balances are shown.
+  return {
+    limit: name,
+    max,
+    current: formatAmount(current, account.currency),
+    attempted: formatAmount(amount, account.currency),
+  };
+}
+
+function countViolation(max: number | null, dayCount: number): LimitViolation | undefined {
+  if (max === null || !(dayCount + 1 > max)) return undefined;
+  return { limit: "dailyCountMax", max: String(max), current: String(dayCount), attempted: "1" };
+}
+
+/** What the account may still pay under each limit (API.md LimitCheckResponse). */
+function remainingOf(account: Account, limit: Limit, paid: Paid): LimitRemaining {
+  const remaining: { -readonly [Key in keyof LimitRemaining]: string } = {};
+  const left = (max: string, current: Decimal) =>
+    formatAmount(Decimal.max(new Decimal(max).minus(current), 0), account.currency);
+  // Each payment on its own: what remains per transaction is the maximum itself.
+  if (limit.perTransactionMax !== null) remaining.perTransaction = limit.perTransactionMax;
+  if (limit.dailyAmountMax !== null) {
+    remaining.dailyAmount = left(limit.dailyAmountMax, paid.dayAmount);
+  }
+  if (limit.dailyCountMax !== null) {
+    remaining.dailyCount = String(Math.max(limit.dailyCountMax - paid.dayCount, 0));
+  }
+  if (limit.monthlyAmountMax !== null) {
+    remaining.monthlyAmount = left(limit.monthlyAmountMax, paid.monthAmount);
+  }
+  return remaining;
 }
 
 /**
@@ -170,8 +221,10 @@ export function checkPostingLimits(
   for (const [accountId, paying] of debitsByAccount(posting)) {
     const account = accounts.get(accountId);
     if (account === undefined) continue;
-    const check = checkLimit(account, limits.get(account.accountType), paying, now);
-    const first = check.violations[0];
+    const limit = limits.get(account.accountType);
+    if (limit === undefined) continue;
+    const paid = paidWithin(account, limit.transactionType, now);
+    const [first] = limitViolations(account, limit, paying, paid, true);
     if (first !== undefined) return limitExceeded(account, posting.transactionType, first);
   }
   return undefined;
@@ -195,7 +248,11 @@ function debitsByAccount(posting: Posting): Map<string, Decimal> {
   const debits = new Map<string, Decimal>();
   for (const entry of posting.entries) {
     if (entry.side !== "DEBIT") continue;
-    debits.set(entry.accountId, (debits.get(entry.accountId) ?? new Decimal(0)).plus(entry.amount));
+    const before = debits.get(entry.accountId);
+    debits.set(
+      entry.accountId,
+      before === undefined ? new Decimal(entry.amount) : before.plus(entry.amount),
+    );
   }
   return debits;
 }

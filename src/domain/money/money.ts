@@ -82,6 +82,24 @@ export function parseAmount(
   currency: string,
   options: ParseAmountOptions = {},
 ): ParseResult<Decimal> {
+  const parsed = parseAmountWithText(text, currency, options);
+  return parsed.ok ? { ok: true, value: parsed.value.value } : parsed;
+}
+
+/** An accepted amount with its canonical text: exactly what `formatAmount` writes for it. */
+export type CanonicalAmount = { readonly value: Decimal; readonly text: string };
+
+/**
+ * `parseAmount`, also giving the amount's canonical text. Text already written at the
+ * currency's scale ("12.50" for USD) is its own canonical text: the grammar allows no leading
+ * zeros and no negative zero, so `formatAmount` would write it back unchanged, and it is
+ * returned as it is (formatting costs as much as parsing). Other text ("12.5") is formatted.
+ */
+export function parseAmountWithText(
+  text: unknown,
+  currency: string,
+  options: ParseAmountOptions = {},
+): ParseResult<CanonicalAmount> {
   if (typeof text !== "string") {
     return reject("NOT_A_STRING", "an amount must be a decimal string, not a JSON number");
   }
@@ -113,7 +131,7 @@ function checkParts(
   text: string,
   currency: CurrencyCode,
   options: ParseAmountOptions,
-): ParseResult<Decimal> {
+): ParseResult<CanonicalAmount> {
   const scale = currencyScale(currency);
   if (parts.integer.length > AMOUNT_INTEGER_DIGITS_MAX) {
     return reject(
@@ -135,7 +153,8 @@ function checkParts(
   if (value.isZero() && options.allowZero !== true) {
     return reject("ZERO_NOT_ALLOWED", "the amount must not be zero");
   }
-  return { ok: true, value };
+  const canonical = parts.fraction.length === scale ? text : formatAmount(value, currency);
+  return { ok: true, value: { value, text: canonical } };
 }
 
 /** A precise message for text that fails the grammar, so a client can fix its request. */
@@ -170,8 +189,24 @@ function reject(reason: AmountRejectionReason, message: string): AmountRejection
 export function formatAmount(value: Decimal, currency: CurrencyCode): string {
   const scale = currencyScale(currency);
   assertRepresentable(value, currency, scale, "formatAmount");
-  // toFixed never uses exponent notation and prints -0 as "0.00".
-  return value.toFixed(scale);
+  // What toFixed(scale) writes, for about a fifth of its cost (it rounds a copy first): with
+  // exponent notation switched off, toString writes every digit, and -0 as "0"; the value has
+  // at most `scale` decimals, so padding with zeros is all that is left. A property test holds
+  // the two equal.
+  return padDecimals(value.toString(), scale);
+}
+
+/** Zero runs for padding, by length: every scale in the currency table is at most 6. */
+const zeroRuns = ["", "0", "00", "000", "0000", "00000", "000000"];
+
+/** `text` (digits with at most `scale` decimals) written with exactly `scale` decimals. */
+function padDecimals(text: string, scale: number): string {
+  if (scale === 0) return text;
+  const point = text.indexOf(".");
+  const missing = point === -1 ? scale : scale - (text.length - point - 1);
+  if (missing === 0) return text;
+  const zeros = zeroRuns[missing] ?? "0".repeat(missing);
+  return point === -1 ? `${text}.${zeros}` : text + zeros;
 }
 
 /** `value` in minor units (cents): "12.50" USD → 1250n. Asserts the scale fits. */

@@ -7,23 +7,26 @@ import {
   type Account,
   type AccountEvent,
   type AccountState,
+  balanceAfter,
   type EntryPosted,
   evolveAccount,
+  evolveAccountEntry,
   expiredHoldEvents,
   fundsAllowDecrease,
   type JsonRecord,
   type Side,
-  signedAmount,
 } from "../accounts/account.js";
 import { accountNotFound, parsePositiveAmount } from "../accounts/decide.js";
 import { insufficientFunds, liveHold, notActive } from "../accounts/holds.js";
 import { assert, isRejection, type Rejection, reject } from "../errors.js";
+import { isoText } from "../instants.js";
 import {
+  type CanonicalAmount,
   type CurrencyCode,
   Decimal,
   formatAmount,
   isCurrencyCode,
-  parseAmount,
+  parseAmountWithText,
 } from "../money/index.js";
 import {
   evolvePosting,
@@ -71,6 +74,11 @@ export interface PostingChanges {
   readonly posting: Posting;
   readonly postingEvents: ReadonlyMap<string, readonly PostingEvent[]>;
   readonly accountEvents: ReadonlyMap<string, readonly AccountEvent[]>;
+  /**
+   * Each account the posting touches as its events leave it: what folding `accountEvents`
+   * onto the account the decision read gives (the decider folded them to check the funds).
+   */
+  readonly accountsAfter: ReadonlyMap<string, Account>;
   /** The reference to claim in its own stream, if the posting has one. */
   readonly reference: string | null;
 }
@@ -96,7 +104,7 @@ export function decideRecordPosting(
   if (accountsOk !== undefined) return accountsOk;
   if (inputs.referenceTaken) return duplicateReference(command.reference);
   const recorded = postingRecorded(command, entries, now, { reverses: null, holdId: null });
-  return applyPosting(recorded, inputs.accounts, new Map(), new Map(), now);
+  return applyPosting(recorded, entries, inputs.accounts, noPostingEvents, noAccountEvents, now);
 }
 
 export interface ReversePosting {
@@ -134,8 +142,10 @@ export function decideReversePosting(
       reversedBy: original.reversedBy,
     });
   }
-  const mirrored = original.entries.map((entry) => ({ ...entry, side: opposite(entry.side) }));
-  const accountsOk = checkAccounts(mirrored.map(toParsedEntry), inputs.accounts);
+  const mirrored = original.entries.map((entry) =>
+    toParsedEntry({ ...entry, side: opposite(entry.side) }),
+  );
+  const accountsOk = checkAccounts(mirrored, inputs.accounts);
   if (accountsOk !== undefined) return accountsOk;
   const recorded = postingRecorded(
     {
@@ -146,7 +156,7 @@ export function decideReversePosting(
       metadata: {},
       requestHash: command.requestHash,
     },
-    mirrored.map(toParsedEntry),
+    mirrored,
     now,
     { reverses: original.id, holdId: null },
   );
@@ -156,14 +166,15 @@ export function decideReversePosting(
       postingId: original.id,
       reversalId: command.reversalId,
       reason: command.reason,
-      at: now.toISOString(),
+      at: isoText(now),
     },
   };
   return applyPosting(
     recorded,
+    mirrored,
     inputs.accounts,
     new Map([[original.id, [reversed]]]),
-    new Map(),
+    noAccountEvents,
     now,
   );
 }
@@ -205,12 +216,14 @@ export function decideCaptureHold(
   }
   // The payer's balance goes down: the side opposite its normal balance.
   const payerSide = opposite(account.normalBalance);
+  const text = formatAmount(amount, account.currency);
   const entries: ParsedEntry[] = [
-    { accountId: account.id, side: payerSide, amount, currency: account.currency },
+    { accountId: account.id, side: payerSide, amount, text, currency: account.currency },
     {
       accountId: command.toAccountId,
       side: opposite(payerSide),
       amount,
+      text,
       currency: account.currency,
     },
   ];
@@ -224,17 +237,18 @@ export function decideCaptureHold(
     type: "HoldCaptured",
     data: {
       holdId: hold.holdId,
-      amount: formatAmount(amount, account.currency),
+      amount: text,
       released: formatAmount(hold.amount.minus(amount), account.currency),
       postingId: command.postingId,
       toAccountId: command.toAccountId,
-      at: now.toISOString(),
+      at: isoText(now),
     },
   };
   return applyPosting(
     recorded,
+    entries,
     inputs.accounts,
-    new Map(),
+    noPostingEvents,
     new Map([[account.id, [captured]]]),
     now,
   );
@@ -244,8 +258,14 @@ interface ParsedEntry {
   readonly accountId: string;
   readonly side: Side;
   readonly amount: Decimal;
+  /** `amount`'s canonical text: what `formatAmount` writes for it. */
+  readonly text: string;
   readonly currency: CurrencyCode;
 }
+
+const zero = new Decimal(0);
+const noPostingEvents: ReadonlyMap<string, readonly PostingEvent[]> = new Map();
+const noAccountEvents: ReadonlyMap<string, readonly AccountEvent[]> = new Map();
 
 function existingPosting(
   command: {
@@ -276,22 +296,34 @@ function parseEntries(requests: readonly EntryRequest[]): ParsedEntry[] | Reject
     return reject("VALIDATION_ERROR", `a posting has 2 to ${postingEntriesMax} entries`);
   }
   const entries: ParsedEntry[] = [];
-  for (const [index, request] of requests.entries()) {
-    const currency = request.amount.currency;
+  // Legs often repeat the previous leg's amount (a transfer's two always do): the same text in
+  // the same currency parses to the same value, and a Decimal is immutable, so it is shared.
+  let amount: CanonicalAmount | undefined;
+  let amountValue: unknown;
+  let amountCurrency: CurrencyCode | undefined;
+  for (let index = 0; index < requests.length; index++) {
+    const request = requests[index] as EntryRequest;
+    const { value, currency } = request.amount;
     if (!isCurrencyCode(currency)) {
       return reject(
         "VALIDATION_ERROR",
         `entries[${index}].amount: unsupported currency ${currency}`,
       );
     }
-    const amount = parseAmount(request.amount.value, currency);
-    if (!amount.ok) {
-      return reject("VALIDATION_ERROR", `entries[${index}].amount: ${amount.message}`);
+    if (amount === undefined || value !== amountValue || currency !== amountCurrency) {
+      const parsed = parseAmountWithText(value, currency);
+      if (!parsed.ok) {
+        return reject("VALIDATION_ERROR", `entries[${index}].amount: ${parsed.message}`);
+      }
+      amount = parsed.value;
+      amountValue = value;
+      amountCurrency = currency;
     }
     entries.push({
       accountId: request.accountId,
       side: request.side,
       amount: amount.value,
+      text: amount.text,
       currency,
     });
   }
@@ -300,20 +332,34 @@ function parseEntries(requests: readonly EntryRequest[]): ParsedEntry[] | Reject
 
 /** Σ debits = Σ credits in every currency of the posting. */
 function checkBalanced(entries: readonly ParsedEntry[]): Rejection | undefined {
-  const net = new Map<string, Decimal>();
-  for (const entry of entries) {
-    const signed = entry.side === "DEBIT" ? entry.amount : entry.amount.negated();
-    net.set(entry.currency, (net.get(entry.currency) ?? new Decimal(0)).plus(signed));
-  }
-  for (const [currency, difference] of net) {
-    if (!difference.isZero()) {
+  // Currencies in the order they first appear; nearly every posting has one.
+  const checked: CurrencyCode[] = [];
+  for (const { currency } of entries) {
+    if (checked.includes(currency)) continue;
+    checked.push(currency);
+    const debits = sideTotal(entries, currency, "DEBIT");
+    const credits = sideTotal(entries, currency, "CREDIT");
+    if (!debits.equals(credits)) {
       return reject("UNBALANCED", `debits and credits differ in ${currency}`, {
         currency,
-        difference: formatAmount(difference, currency as CurrencyCode),
+        difference: formatAmount(debits.minus(credits), currency),
       });
     }
   }
   return undefined;
+}
+
+/**
+ * Σ amounts of the entries on `side` in `currency`. A one-leg side is its leg's amount, so a
+ * transfer's check is one comparison.
+ */
+function sideTotal(entries: readonly ParsedEntry[], currency: CurrencyCode, side: Side): Decimal {
+  let total: Decimal | undefined;
+  for (const entry of entries) {
+    if (entry.currency !== currency || entry.side !== side) continue;
+    total = total === undefined ? entry.amount : total.plus(entry.amount);
+  }
+  return total ?? zero;
 }
 
 function checkAccounts(
@@ -355,98 +401,169 @@ function postingRecorded(
   links: { readonly reverses: string | null; readonly holdId: string | null },
 ): PostingRecorded {
   // Members in sorted order (here and in EntryPosted): the hash chain's canonical JSON of
-  // such data is plain JSON.stringify, its fast path.
+  // such data is plain JSON.stringify, its fast path. Each shape is written out in full, not
+  // spread, so V8 builds it as one literal.
+  const createdAt = isoText(now);
+  const description = command.description ?? null;
+  const postingEntries = entries.map(
+    (entry): PostingEntry => ({
+      accountId: entry.accountId,
+      amount: entry.text,
+      currency: entry.currency,
+      side: entry.side,
+    }),
+  );
+  const metadata = command.metadata ?? {};
+  const reference = command.reference ?? null;
+  const transactionType = command.transactionType ?? null;
+  if (command.transactionId) {
+    return {
+      type: "PostingRecorded",
+      data: {
+        createdAt,
+        description,
+        entries: postingEntries,
+        holdId: links.holdId,
+        metadata,
+        postingId: command.postingId,
+        reference,
+        requestHash: command.requestHash,
+        reverses: links.reverses,
+        transactionId: command.transactionId,
+        transactionType,
+      },
+    };
+  }
   return {
     type: "PostingRecorded",
     data: {
-      createdAt: now.toISOString(),
-      description: command.description ?? null,
-      entries: entries.map(
-        (entry): PostingEntry => ({
-          accountId: entry.accountId,
-          amount: formatAmount(entry.amount, entry.currency),
-          currency: entry.currency,
-          side: entry.side,
-        }),
-      ),
+      createdAt,
+      description,
+      entries: postingEntries,
       holdId: links.holdId,
-      metadata: command.metadata ?? {},
+      metadata,
       postingId: command.postingId,
-      reference: command.reference ?? null,
+      reference,
       requestHash: command.requestHash,
       reverses: links.reverses,
-      ...(command.transactionId ? { transactionId: command.transactionId } : {}),
-      transactionType: command.transactionType ?? null,
+      transactionType,
     },
   };
 }
 
+/** Where an account stands while a posting's entries are applied to it. */
+interface Touched {
+  account: Account;
+  /** The posted balance before the posting's first entry on the account. */
+  readonly postedBefore: Decimal;
+  readonly events: AccountEvent[];
+}
+
 /**
  * Turns a recorded posting into the events of every stream it touches, applying the funds rule
- * to each account whose balance it lowers. `leading` events (a hold's capture) apply to an
- * account before its entries.
+ * to each account whose balance it lowers. `entries` are the recorded entries as decimals (in
+ * the same order). `leading` events (a hold's capture) apply to an account before its entries.
  */
 function applyPosting(
   recorded: PostingRecorded,
+  entries: readonly ParsedEntry[],
   accounts: ReadonlyMap<string, AccountState>,
   otherPostingEvents: ReadonlyMap<string, readonly PostingEvent[]>,
   leading: ReadonlyMap<string, readonly AccountEvent[]>,
   now: Date,
 ): PostingChanges | Rejection {
+  assert(entries.length === recorded.data.entries.length, "one parsed entry per recorded entry");
   const accountEvents = new Map<string, AccountEvent[]>();
-  const touched = new Map<string, { account: Account; net: Decimal }>();
-  const at = now.toISOString();
+  const touched = new Map<string, Touched>();
+  const at = recorded.data.createdAt;
   // Entries name their typed posting's type so accounts can count payments (limits);
   // a reversal gives nothing back to a limit, so it counts nothing either.
   const countsTowardLimits = recorded.data.reverses === null ? recorded.data.transactionType : null;
-  for (const entry of recorded.data.entries) {
+  for (const entry of entries) {
     let current = touched.get(entry.accountId);
     if (current === undefined) {
       const initial = accounts.get(entry.accountId);
       assert(initial !== undefined, "entries are checked against their accounts first");
-      const events = [...expiredHoldEvents(initial, now), ...(leading.get(entry.accountId) ?? [])];
+      const events: AccountEvent[] = expiredHoldEvents(initial, now);
+      events.push(...(leading.get(entry.accountId) ?? []));
       accountEvents.set(entry.accountId, events);
-      current = { account: fold(initial, events), net: new Decimal(0) };
+      const account = fold(initial, events);
+      current = { account, postedBefore: account.posted, events };
+      touched.set(entry.accountId, current);
     }
-    const amount = new Decimal(entry.amount);
-    const delta = signedAmount(current.account, entry.side, amount);
-    const posted: EntryPosted = {
-      type: "EntryPosted",
-      data: {
-        amount: entry.amount,
-        at,
-        balanceAfter: formatAmount(current.account.posted.plus(delta), entry.currency),
-        currency: entry.currency,
-        postingId: recorded.data.postingId,
-        side: entry.side,
-        ...(countsTowardLimits === null ? {} : { transactionType: countsTowardLimits }),
-      },
-    };
-    accountEvents.get(entry.accountId)?.push(posted);
-    touched.set(entry.accountId, {
-      account: fold(current.account, [posted]),
-      net: current.net.plus(delta),
-    });
+    const balance = balanceAfter(current.account, entry.side, entry.amount);
+    const posted = entryPosted(
+      entry,
+      formatAmount(balance, entry.currency),
+      at,
+      recorded.data.postingId,
+      countsTowardLimits,
+    );
+    current.events.push(posted);
+    current.account = evolveAccountEntry(current.account, posted, balance, entry.amount);
   }
-  for (const { account, net } of touched.values()) {
-    if (net.isNegative() && !fundsAllowDecrease(account, now)) return insufficientFunds(account);
+  for (const { account, postedBefore } of touched.values()) {
+    // The posting lowered the balance (its entries' net is negative): the funds rule applies.
+    const lowered = account.posted.lessThan(postedBefore);
+    if (lowered && !fundsAllowDecrease(account, now)) return insufficientFunds(account);
   }
   const postingEvents = new Map<string, readonly PostingEvent[]>(otherPostingEvents);
   postingEvents.set(recorded.data.postingId, [recorded]);
-  const posting = evolvePostingRecorded(recorded);
+  const accountsAfter = new Map<string, Account>();
+  for (const [accountId, { account }] of touched) accountsAfter.set(accountId, account);
   return {
     kind: "accepted",
-    posting,
+    posting: evolvePostingRecorded(recorded),
     postingEvents,
     accountEvents,
+    accountsAfter,
     reference: recorded.data.reference,
   };
 }
 
+function entryPosted(
+  entry: ParsedEntry,
+  balanceAfter: string,
+  at: string,
+  postingId: string,
+  transactionType: string | null,
+): EntryPosted {
+  // Members in sorted order, written out in full (see postingRecorded).
+  if (transactionType === null) {
+    return {
+      type: "EntryPosted",
+      data: {
+        amount: entry.text,
+        at,
+        balanceAfter,
+        currency: entry.currency,
+        postingId,
+        side: entry.side,
+      },
+    };
+  }
+  return {
+    type: "EntryPosted",
+    data: {
+      amount: entry.text,
+      at,
+      balanceAfter,
+      currency: entry.currency,
+      postingId,
+      side: entry.side,
+      transactionType,
+    },
+  };
+}
+
 function fold(account: Account, events: readonly AccountEvent[]): Account {
-  const next = events.reduce<AccountState>(evolveAccount, account);
-  assert(next !== undefined, "an open account stays open while folding its events");
-  return next;
+  let current = account;
+  for (const event of events) {
+    const next = evolveAccount(current, event);
+    assert(next !== undefined, "an open account stays open while folding its events");
+    current = next;
+  }
+  return current;
 }
 
 function evolvePostingRecorded(recorded: PostingRecorded): Posting {
@@ -456,7 +573,8 @@ function evolvePostingRecorded(recorded: PostingRecorded): Posting {
 }
 
 function toParsedEntry(entry: PostingEntry): ParsedEntry {
-  return { ...entry, amount: new Decimal(entry.amount) };
+  const amount = new Decimal(entry.amount);
+  return { ...entry, amount, text: formatAmount(amount, entry.currency) };
 }
 
 export function opposite(side: Side): Side {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Account, balancesOf, signedAmount } from "../../../src/domain/accounts/account.js";
+import { type Account, balanceAfter, balancesOf } from "../../../src/domain/accounts/account.js";
 import { Decimal, formatAmount } from "../../../src/domain/money/index.js";
 import {
   accountOpened,
@@ -25,14 +25,14 @@ function shown(account: Account) {
 describe("balances", () => {
   it("a CREDIT-normal account counts credits up and debits down", () => {
     const account = givenAccount(accountOpened("a1", { normalBalance: "CREDIT" }));
-    expect(signedAmount(account, "CREDIT", new Decimal("5")).toString()).toBe("5");
-    expect(signedAmount(account, "DEBIT", new Decimal("5")).toString()).toBe("-5");
+    expect(balanceAfter(account, "CREDIT", new Decimal("5")).toString()).toBe("5");
+    expect(balanceAfter(account, "DEBIT", new Decimal("5")).toString()).toBe("-5");
   });
 
   it("a DEBIT-normal account counts debits up and credits down", () => {
     const account = givenAccount(accountOpened("a1", { normalBalance: "DEBIT" }));
-    expect(signedAmount(account, "DEBIT", new Decimal("5")).toString()).toBe("5");
-    expect(signedAmount(account, "CREDIT", new Decimal("5")).toString()).toBe("-5");
+    expect(balanceAfter(account, "DEBIT", new Decimal("5")).toString()).toBe("5");
+    expect(balanceAfter(account, "CREDIT", new Decimal("5")).toString()).toBe("-5");
   });
 
   it("posted is the balance after the last entry", () => {

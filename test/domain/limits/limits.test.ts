@@ -1,13 +1,16 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { evolveAccountType } from "../../../src/domain/account-types/account-type.js";
 import type { AccountEvent, EntryPosted } from "../../../src/domain/accounts/account.js";
 import {
   checkLimit,
+  checkPostingLimits,
   decideSetLimit,
   type Limit,
   type SetLimit,
 } from "../../../src/domain/limits/limits.js";
 import { Decimal } from "../../../src/domain/money/index.js";
+import type { Posting } from "../../../src/domain/postings/posting.js";
 import {
   accountOpened,
   anAccountType,
@@ -196,5 +199,109 @@ describe("limits at their boundaries", () => {
       violations: [],
       remaining: {},
     });
+  });
+});
+
+describe("limits of a posting", () => {
+  /** A P2P posting in which wallet `w` pays `amounts` (one DEBIT leg each) to `shop`. */
+  function payment(amounts: readonly string[]): Posting {
+    const debits = amounts.map((amount) => ({
+      accountId: "w",
+      side: "DEBIT" as const,
+      amount,
+      currency: "XCD" as const,
+    }));
+    return {
+      id: "p-new",
+      transactionType: "P2P",
+      reference: null,
+      description: null,
+      entries: [...debits, { accountId: "shop", side: "CREDIT", amount: "0", currency: "XCD" }],
+      metadata: {},
+      requestHash: "hash",
+      reverses: null,
+      holdId: null,
+      createdAt: now.toISOString(),
+      transactionId: null,
+      reversedBy: null,
+      status: "POSTED",
+    };
+  }
+
+  it("a posting over several limits is refused for the first, in the order they are checked", () => {
+    const account = wallet(paid("p1", "30.00", today("08:00:00")));
+    const rejection = expectRejection(
+      checkPostingLimits(
+        payment(["40.00", "20.00"]),
+        new Map([["w", account]]),
+        new Map([["WALLET", limit({ dailyAmountMax: "50.00", monthlyAmountMax: "60.00" })]]),
+        now,
+      ),
+      "LIMIT_EXCEEDED",
+    );
+    expect(rejection.details).toEqual({
+      accountId: "w",
+      accountType: "WALLET",
+      transactionType: "P2P",
+      limit: "dailyAmountMax",
+      max: "50.00",
+      current: "30.00",
+      attempted: "60.00",
+    });
+  });
+
+  it("a paying account whose type has no limit for the transaction type passes", () => {
+    const account = wallet(paid("p1", "30.00", today("08:00:00")));
+    expect(
+      checkPostingLimits(payment(["1000000.00"]), new Map([["w", account]]), new Map(), now),
+    ).toBeUndefined();
+  });
+
+  it("refuses a posting exactly when checkLimit finds a violation, for checkLimit's first", () => {
+    const maxArb = fc.option(
+      fc.integer({ min: 1, max: 20_000 }).map((cents) => (cents / 100).toFixed(2)),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          perTransactionMax: maxArb,
+          dailyAmountMax: maxArb,
+          dailyCountMax: fc.option(fc.integer({ min: 1, max: 4 })),
+          monthlyAmountMax: maxArb,
+        }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 9_000 }), fc.constantFrom("05-20", "06-01")), {
+          maxLength: 4,
+        }),
+        fc.array(fc.integer({ min: 1, max: 9_000 }), { minLength: 1, maxLength: 3 }),
+        (set, history, legs) => {
+          const cents = (amount: number) => (amount / 100).toFixed(2);
+          const account = wallet(
+            ...history.map(([amount, day], index) =>
+              paid(`h${index}`, cents(amount), `2025-${day}T08:00:00.000Z`),
+            ),
+          );
+          const amounts = legs.map(cents);
+          const total = amounts.reduce((sum, amount) => sum.plus(amount), new Decimal(0));
+          const expected = checkLimit(account, limit(set), total, now).violations[0];
+          const refused = checkPostingLimits(
+            payment(amounts),
+            new Map([["w", account]]),
+            new Map([["WALLET", limit(set)]]),
+            now,
+          );
+          if (expected === undefined) {
+            expect(refused).toBeUndefined();
+          } else {
+            expect(refused?.details).toEqual({
+              accountId: "w",
+              accountType: "WALLET",
+              transactionType: "P2P",
+              ...expected,
+            });
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
   formatAmount,
   fromMinorUnits,
   parseAmount,
+  parseAmountWithText,
   toMinorUnits,
 } from "../../../src/domain/money/index.js";
 
@@ -153,5 +154,81 @@ describe("parse and format properties", () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it("parseAmountWithText agrees with parseAmount, and its text is what formatAmount writes", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          // Written at the currency's scale, with fewer decimals, or not an amount at all.
+          fc.stringMatching(/^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,7})?$/),
+          fc.stringMatching(/^[-+0-9.eE ]{0,24}$/),
+          fc.anything(),
+        ),
+        fc.oneof(fc.constantFrom(...CURRENCY_CODES), fc.string()),
+        fc.boolean(),
+        fc.boolean(),
+        (text, currency, allowZero, allowNegative) => {
+          const options = { allowZero, allowNegative };
+          const withText = parseAmountWithText(text, currency, options);
+          const plain = parseAmount(text, currency, options);
+          if (!withText.ok || !plain.ok) {
+            expect(withText).toEqual(plain);
+            return;
+          }
+          expect(withText.value.value).toStrictEqual(plain.value);
+          expect(withText.value.text).toBe(formatAmount(plain.value, currency as CurrencyCode));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("text written at the currency's scale is its own canonical text; other text is formatted", () => {
+    const usd = (text: string) => {
+      const parsed = parseAmountWithText(text, "USD", { allowNegative: true });
+      return parsed.ok ? parsed.value.text : parsed.reason;
+    };
+    expect(usd("12.50")).toBe("12.50");
+    expect(usd("12.5")).toBe("12.50");
+    expect(usd("12")).toBe("12.00");
+    expect(usd("-0.01")).toBe("-0.01");
+    expect(usd("12.500")).toBe("TOO_MANY_DECIMALS");
+    const jpy = parseAmountWithText("1200", "JPY");
+    expect(jpy.ok && jpy.value.text).toBe("1200");
+  });
+
+  it("formatAmount writes what decimal.js's toFixed(scale) writes, for any amount it accepts", () => {
+    fc.assert(
+      fc.property(
+        currencyArbitrary.chain((currency) =>
+          fc.tuple(
+            fc.constant(currency),
+            // Far past the read models' range too: balances and sums are formatted as well.
+            fc.oneof(
+              fc.bigInt({ min: -10_000n, max: 10_000n }),
+              fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }),
+            ),
+            fc.nat({ max: currencyScale(currency) }),
+          ),
+        ),
+        ([currency, digits, decimals]) => {
+          // `digits` with `decimals` decimals: every number of decimals up to the scale.
+          const value = fromMinorUnits(digits, currency).times(
+            10 ** (currencyScale(currency) - decimals),
+          );
+          const scale = currencyScale(currency);
+          expect(formatAmount(value, currency)).toBe(value.toFixed(scale));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    for (const currency of CURRENCY_CODES) {
+      const scale = currencyScale(currency);
+      for (const text of ["0", "-0", "1", "-1", "10", "100000000000000"]) {
+        expect(formatAmount(new Decimal(text), currency)).toBe(new Decimal(text).toFixed(scale));
+      }
+    }
+    expect(formatAmount(new Decimal("-0"), "USD")).toBe("0.00");
   });
 });

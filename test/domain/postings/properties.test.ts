@@ -1,3 +1,4 @@
+import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -80,6 +81,9 @@ const operationArb = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("post" as const),
       transfers: fc.array(transferArb, { minLength: 1, maxLength: 3 }),
+      // Typed postings count payments (limits); a transaction's posting names it.
+      transactionType: fc.constantFrom(null, "P2P"),
+      transactionId: fc.constantFrom(null, "transaction-1"),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("reverse" as const), pick: fc.nat() }) },
@@ -118,7 +122,14 @@ function post(ledger: Ledger, id: string, operation: Of<"post">): void {
     ];
   });
   const decision = decideRecordPosting(
-    { postingId: id, entries, requestHash: id, idempotent: false },
+    {
+      postingId: id,
+      entries,
+      requestHash: id,
+      idempotent: false,
+      transactionType: operation.transactionType,
+      transactionId: operation.transactionId,
+    },
     { posting: undefined, accounts: ledger.accounts, referenceTaken: false },
     now,
   );
@@ -160,9 +171,35 @@ function accept(ledger: Ledger, decision: PostingDecision): void {
   if (isRejection(decision) || decision.kind !== "accepted") {
     throw new Error("a new posting id is never a replay");
   }
+  checkEventsAsStored(ledger.accounts, decision);
   ledger.accounts = applyChanges(ledger.accounts, decision);
   for (const [postingId, events] of decision.postingEvents) {
     ledger.postings.set(postingId, foldPosting(events, ledger.postings.get(postingId)));
+  }
+}
+
+/**
+ * A posting's PostingRecorded and EntryPosted events are their own canonical JSON (members in
+ * sorted order: the hash chain's fast path writes them with JSON.stringify), and the accounts
+ * the decision hands over as its result are exactly what folding its events as read back from
+ * the store (new objects, parsed again) gives.
+ */
+function checkEventsAsStored(
+  accounts: ReadonlyMap<string, AccountState>,
+  decision: Extract<PostingDecision, { kind: "accepted" }>,
+): void {
+  for (const events of [...decision.postingEvents.values(), ...decision.accountEvents.values()]) {
+    for (const event of events) {
+      if (event.type !== "PostingRecorded" && event.type !== "EntryPosted") continue;
+      expect(JSON.stringify(event.data)).toBe(canonicalize(event.data));
+    }
+  }
+  expect([...decision.accountsAfter.keys()]).toEqual([...decision.accountEvents.keys()]);
+  for (const [accountId, events] of decision.accountEvents) {
+    const stored = JSON.parse(JSON.stringify(events)) as typeof events;
+    const replayed = foldAccount(stored, accounts.get(accountId));
+    expect(decision.accountsAfter.get(accountId)).toStrictEqual(replayed);
+    expect(foldAccount(events, accounts.get(accountId))).toStrictEqual(replayed);
   }
 }
 

@@ -254,6 +254,32 @@ describe("posting validation", () => {
     );
   });
 
+  it("credits and no debit is UNBALANCED by the credits, negative", () => {
+    const rejection = expectRejection(
+      decideRecordPosting(
+        posting([leg("wallet", "CREDIT", "10.00"), leg("bank", "CREDIT", "10")]),
+        inputs(walletAndBank()),
+        now,
+      ),
+      "UNBALANCED",
+    );
+    expect(rejection.details).toEqual({ currency: "XCD", difference: "-20.00" });
+  });
+
+  it("hands over each touched account as its entries leave it", () => {
+    const changes = expectAccepted(
+      decideRecordPosting(
+        posting([leg("wallet", "DEBIT", "10"), leg("bank", "CREDIT", "10.00")]),
+        inputs(walletAndBank()),
+        now,
+      ),
+    );
+    const after = changes.accountsAfter;
+    expect([...after.keys()]).toEqual(["wallet", "bank"]);
+    expect(after.get("wallet")?.posted.toString()).toBe("90");
+    expect(after.get("bank")?.posted.toString()).toBe("-10");
+  });
+
   it("a multi-currency posting balanced in each currency passes", () => {
     const accounts = accountsById(
       fundedWallet("wallet", "100.00"),
