@@ -8,7 +8,11 @@
  *          [--workload uniform|hot|both] [--json] [--cpu-prof DIR]
  *
  * With --json, one line per workload:
- *   {"workload":"uniform","postingsPerSecond":n,"p50Ms":n,"p99Ms":n,"non2xx":n}
+ *   {"workload":"uniform","postingsPerSecond":n,"p50Ms":n,"p99Ms":n,"non2xx":n,"serverCpuUsPerPosting":n}
+ *
+ * `serverCpuUsPerPosting` is the server process's CPU time (user + system, from its own
+ * `process_cpu_seconds_total`) over the run, divided by the 2xx answers: steadier than
+ * postings/s when the machine is shared.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
@@ -90,18 +94,28 @@ class Client {
     return answer;
   }
 
-  /** Mean batch size and append duration so far, from the server's own metrics. */
-  async batching(): Promise<{ meanBatch: number; meanAppendMs: number }> {
+  /** The server's own metrics: reads one unlabelled series of the Prometheus text. */
+  async metrics(): Promise<(series: string) => number> {
     const text = await (await fetch(`${this.baseUrl}/metrics`)).text();
-    const value = (series: string) => {
+    return (series: string) => {
       const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
       return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
     };
+  }
+
+  /** Mean batch size and append duration so far, from the server's own metrics. */
+  async batching(): Promise<{ meanBatch: number; meanAppendMs: number }> {
+    const value = await this.metrics();
     const batches = value("nova_command_batch_size_count");
     return {
       meanBatch: value("nova_command_batch_size_sum") / batches,
       meanAppendMs: (1_000 * value("nova_append_duration_seconds_sum")) / batches,
     };
+  }
+
+  /** The server process's CPU time so far (user + system), in seconds. */
+  async cpuSeconds(): Promise<number> {
+    return (await this.metrics())("process_cpu_seconds_total");
   }
 
   async health(): Promise<{ status: string; checks: { projections: { lag: number } } }> {
@@ -173,6 +187,7 @@ async function runWorkload(
     while (payee === payer) payee = pick();
     return JSON.stringify(transfer(payer, payee, amount()));
   };
+  const cpuSecondsBefore = await client.cpuSeconds();
   const result = await autocannon({
     url: client.baseUrl,
     connections: options.connections,
@@ -186,6 +201,7 @@ async function runWorkload(
       },
     ],
   });
+  const cpuSeconds = (await client.cpuSeconds()) - cpuSecondsBefore;
   const health = await client.health();
   const batching = await client.batching();
   return {
@@ -198,6 +214,7 @@ async function runWorkload(
     errors: result.errors,
     timeouts: result.timeouts,
     projectionLagEvents: health.checks.projections.lag,
+    serverCpuUsPerPosting: Math.round((1e6 * cpuSeconds) / Math.max(1, result["2xx"])),
     ...batching,
   };
 }
@@ -259,14 +276,25 @@ async function main(): Promise<void> {
     for (const name of options.workloads) {
       const figures = await runWorkload(client, options, name, accounts);
       if (options.json) {
-        const { workload, postingsPerSecond, p50Ms, p99Ms, non2xx } = figures;
-        console.log(JSON.stringify({ workload, postingsPerSecond, p50Ms, p99Ms, non2xx }));
+        const { workload, postingsPerSecond, p50Ms, p99Ms, non2xx, serverCpuUsPerPosting } =
+          figures;
+        console.log(
+          JSON.stringify({
+            workload,
+            postingsPerSecond,
+            p50Ms,
+            p99Ms,
+            non2xx,
+            serverCpuUsPerPosting,
+          }),
+        );
       } else {
         log(
           `${name.padEnd(8)} ${figures.postingsPerSecond} postings/s  p50 ${figures.p50Ms} ms  ` +
             `p99 ${figures.p99Ms} ms  max ${figures.maxMs} ms  non-2xx ${figures.non2xx}  ` +
             `errors ${figures.errors}  timeouts ${figures.timeouts}  ` +
             `projection lag at the end ${figures.projectionLagEvents} events  ` +
+            `server CPU ${figures.serverCpuUsPerPosting} µs/posting  ` +
             `(since start: mean batch ${figures.meanBatch.toFixed(1)} postings, ` +
             `mean append ${figures.meanAppendMs.toFixed(1)} ms)`,
         );

@@ -56,7 +56,10 @@ const authenticateChallenge = 'Bearer realm="nova-ledger"';
 async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<void> {
   app.decorateRequest("principal", undefined);
   app.addHook("onRequest", async (request, reply) => {
-    if (request.is404 || isPublicRoute(request)) return;
+    if (request.is404) return;
+    // `routeOptions` is a getter that builds a new object on every read: read it once.
+    const route = request.routeOptions;
+    if (isPublicRoute(route)) return;
     const token = bearerToken(request.headers.authorization);
     const principal =
       token === undefined ? undefined : await options.authenticator.authenticate(token);
@@ -65,7 +68,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions): Promise<v
       throw unauthenticated(token === undefined ? missingKeyDetail(request) : unknownKeyDetail);
     }
     request.principal = principal;
-    assertScope(request, request.routeOptions.config.scope ?? "admin");
+    assertScope(request, route.config.scope ?? "admin");
   });
 }
 
@@ -98,9 +101,9 @@ export function assertScope(request: FastifyRequest, scope: Scope): void {
   });
 }
 
-function isPublicRoute(request: FastifyRequest): boolean {
-  const path = request.routeOptions.url;
-  if (request.routeOptions.config.public === true) return true;
+function isPublicRoute(route: FastifyRequest["routeOptions"]): boolean {
+  const path = route.url;
+  if (route.config.public === true) return true;
   return path !== undefined && (publicPaths.has(path) || path.startsWith(publicPathPrefix));
 }
 

@@ -15,7 +15,8 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  app.addHook("onResponse", async (request, reply) => {
+  // `done` rather than async: a promise per request for a synchronous observation is waste.
+  app.addHook("onResponse", (request, reply, done) => {
     requests.observe(
       {
         method: request.method,
@@ -24,6 +25,7 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
       },
       reply.elapsedTime / 1_000,
     );
+    done();
   });
   app.get(
     "/metrics",

@@ -72,6 +72,7 @@ describe("GET /v1/health and the error shape, over real HTTP", () => {
       headers: { "x-request-id": "trace-42" },
     });
     expect(response.status).toBe(404);
+    expect(response.headers.get("x-request-id")).toBe("trace-42");
     expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(await response.json()).toMatchObject({
       status: 404,

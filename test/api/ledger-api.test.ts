@@ -621,6 +621,12 @@ describe("client ids and keyed creations", () => {
       "idempotency-key": "x".repeat(256),
     });
     expectProblem(response, 400, "VALIDATION_ERROR");
+    expect(response.body.errors).toEqual([
+      {
+        path: "/headers/idempotency-key",
+        message: "must be 1 to 255 printable ASCII characters",
+      },
+    ]);
     expect(await strongPosted(wallet)).toBe("1.00");
   });
 });

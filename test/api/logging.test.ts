@@ -40,6 +40,7 @@ describe("the request log", () => {
       },
     });
     expect(posted.status).toBe(201);
+    expect(posted.headers.get("x-request-id")).toBe("trace-42");
     const line = requestLines().find((entry) => entry.reqId === "trace-42");
     expect(line).toMatchObject({
       method: "POST",
@@ -59,11 +60,38 @@ describe("the request log", () => {
   });
 
   it("never writes an API key or an X-OTP code", async () => {
-    await api.call("GET", "/v1/accounts", { key: "not-a-real-key-but-secret-looking" });
+    const refused = await api.call("GET", "/v1/accounts", {
+      key: "not-a-real-key-but-secret-looking",
+      headers: { "x-request-id": "trace-401" },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("x-request-id")).toBe("trace-401");
+    expect(requestLines().find((entry) => entry.reqId === "trace-401")).toMatchObject({
+      route: "/v1/accounts",
+      status: 401,
+    });
     const all = lines.join("\n");
     expect(all).not.toContain(adminKey);
     expect(all).not.toContain("not-a-real-key-but-secret-looking");
     expect(all).not.toContain("123456");
     expect(requestLines().some((entry) => entry.status === 401)).toBe(true);
+  });
+});
+
+describe("the request log at LOG_LEVEL=warn", () => {
+  it("has no request lines", async () => {
+    const quiet: string[] = [];
+    const warnApi = await startTestApi({
+      log: { write: (line) => quiet.push(line) },
+      logLevel: "warn",
+    });
+    try {
+      const answered = await warnApi.call("GET", "/v1/accounts");
+      expect(answered.status).toBe(200);
+      expect((await warnApi.call("GET", "/v1/accounts", { key: null })).status).toBe(401);
+      expect(quiet.map((line) => JSON.parse(line).msg)).not.toContain("request");
+    } finally {
+      await warnApi.close();
+    }
   });
 });

@@ -47,6 +47,8 @@ export interface TestApi {
 export interface TestApiOptions {
   /** Where the server's JSON log lines go (default: nowhere). */
   readonly log?: { write(line: string): void };
+  /** The level of those lines (default: info). */
+  readonly logLevel?: "info" | "warn";
 }
 
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
@@ -62,7 +64,9 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     store,
     pool,
     logger:
-      options.log === undefined ? pino({ level: "silent" }) : pino({ level: "info" }, options.log),
+      options.log === undefined
+        ? pino({ level: "silent" })
+        : pino({ level: options.logLevel ?? "info" }, options.log),
     adminKey,
     keyCacheTtlMs: 1,
     secretKey: randomBytes(32),

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiKeyStore,
@@ -6,6 +7,7 @@ import {
   displayPrefixLength,
   generateApiKey,
   hashApiKey,
+  hashApiKeyHex,
   InvalidApiKeyRequestError,
 } from "../../src/auth/keys.js";
 import { allScopes, scopes } from "../../src/auth/scopes.js";
@@ -29,6 +31,15 @@ describe("API keys in Postgres", () => {
     for (const key of keys) {
       expect(Buffer.from(key, "base64url")).toHaveLength(apiKeyBytes);
     }
+  });
+
+  it("a key's hash is its SHA-256, the same as bytes and as the cache's hex", () => {
+    // FIPS 180-2 test vector: SHA-256("abc").
+    const abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    expect(hashApiKeyHex("abc")).toBe(abc);
+    expect(hashApiKey("abc")).toEqual(Buffer.from(abc, "hex"));
+    const key = generateApiKey();
+    expect(hashApiKeyHex(key)).toBe(hashApiKey(key).toString("hex"));
   });
 
   it("a created key authenticates as its own principal with its scopes", async () => {
@@ -55,6 +66,7 @@ describe("API keys in Postgres", () => {
       created.id,
     ]);
     const row = rows[0];
+    expect(row.key_hash).toEqual(createHash("sha256").update(created.key, "utf8").digest());
     expect(row.key_hash).toEqual(hashApiKey(created.key));
     expect(JSON.stringify(row)).not.toContain(created.key);
     expect(JSON.stringify(row)).not.toContain(created.key.slice(displayPrefixLength));
