@@ -4,11 +4,14 @@
  * decision sees the earlier ones) and appends the accepted ones in one atomic multi-stream
  * append: one commit for many postings, so a hot account is not a lock convoy.
  *
- * Several batches may be in flight at once when they touch disjoint streams: waiting commands
- * are split over batches (never below `splitSizeMin` each), so one batch is decided while
- * another is written. A command whose streams are in flight waits for the next batch, and so
- * does every later command on those streams, so each stream's commands are applied in the
- * order they were submitted.
+ * Several batches may be in flight at once, so that this process decides one batch while the
+ * database writes another. Waiting commands are taken in batches of at least `splitSizeMin`:
+ * first those clear of every stream in flight (their batches commit side by side); when none
+ * is, a batch of commands on streams in flight is *chained*: decided at once on the states the
+ * batches before it will leave, and appended only after those committed exactly as decided
+ * (else it is decided again on what the store holds). A hot account so stays busy in the
+ * database while its next batch is decided. A command that cannot be taken waits, and so does
+ * every later command on its streams: each stream's commands apply in submitted order.
  */
 import { isRejection, type Rejection } from "../domain/errors.js";
 import { InvalidAppend, WrongExpectedRevision } from "../eventstore/errors.js";
@@ -132,10 +135,27 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+/** A batch in flight, as the batches chained on it see it. */
+interface Flight {
+  /** Its working streams once its first decision is made (when `decided` settles). */
+  working?: ReadonlyMap<string, WorkingStream>;
+  readonly decided: Deferred<void>;
+  /** True once the batch's first decision is committed as it was decided; false otherwise. */
+  readonly committed: Deferred<boolean>;
+}
+
+interface Batch {
+  readonly pending: readonly Pending[];
+  readonly flight: Flight;
+  /** The batches in flight this one is chained on, by stream. */
+  readonly bases: ReadonlyMap<string, Flight>;
+}
+
 export class CommandPipeline {
   readonly cache: AggregateCache;
-  private readonly queue: Pending[] = [];
-  private readonly streamsInFlight = new Set<string>();
+  private queue: Pending[] = [];
+  /** The last batch in flight on each stream. */
+  private readonly inFlight = new Map<string, Flight>();
   private batchesInFlight = 0;
   private pumpScheduled = false;
   private stopped = false;
@@ -205,9 +225,15 @@ export class CommandPipeline {
   }
 
   private pump(): void {
-    const slots = this.batchesInFlightMax - this.batchesInFlight;
+    let slots = this.batchesInFlightMax - this.batchesInFlight;
     if (slots <= 0 || this.queue.length === 0) return;
-    for (const batch of this.takeBatches(slots)) {
+    const size = Math.min(
+      this.batchSizeMax,
+      Math.max(splitSizeMin, Math.ceil(this.queue.length / slots)),
+    );
+    for (; slots > 0 && this.queue.length > 0; slots--) {
+      const batch = this.takeBatch(size);
+      if (batch === undefined) return;
       this.batchesInFlight++;
       void this.runBatch(batch).finally(() => {
         this.batchesInFlight--;
@@ -218,75 +244,91 @@ export class CommandPipeline {
   }
 
   /**
-   * Takes waiting commands in order into up to `slots` batches on disjoint streams, so that
-   * one batch is decided and sealed while another is being written: the work of this process
-   * and of the database overlap. A command joins the batch that already has one of its
-   * streams (a hot account's commands all land in one batch), else the smallest. A command
-   * whose streams are in flight, or spread over two batches, waits for a later round, and so
-   * does every later command on its streams: each stream's commands apply in submitted order.
+   * Takes up to `size` waiting commands, in order, into one batch: those clear of every stream
+   * in flight, so that batches on disjoint streams commit side by side. If none is and enough
+   * wait (a hot account: every command touches it), the batch is chained on the batches in
+   * flight instead. A command left waiting holds back every later command on its streams.
    */
-  private takeBatches(slots: number): Pending[][] {
-    const wanted = Math.max(1, Math.min(slots, Math.floor(this.queue.length / splitSizeMin)));
-    const batches: Pending[][] = Array.from({ length: wanted }, () => []);
-    const owner = new Map<string, Pending[]>();
+  private takeBatch(size: number): Batch | undefined {
+    const clear = this.take(size, false);
+    const taken =
+      clear.pending.length > 0 || this.queue.length < splitSizeMin ? clear : this.take(size, true);
+    if (taken.pending.length === 0) return undefined;
+    const flight: Flight = { decided: deferred(), committed: deferred() };
+    for (const pending of taken.pending) {
+      for (const stream of pending.command.streams) this.inFlight.set(stream, flight);
+    }
+    return { pending: taken.pending, flight, bases: taken.bases };
+  }
+
+  private take(size: number, chained: boolean): { pending: Pending[]; bases: Map<string, Flight> } {
+    const pending: Pending[] = [];
+    const bases = new Map<string, Flight>();
     const blocked = new Set<string>();
     const remaining: Pending[] = [];
-    for (const pending of this.queue) {
-      const streams = pending.command.streams;
-      const placed = this.placement(streams, owner, blocked);
-      const target = placed === undefined ? smallest(batches) : placed;
-      if (target === "wait" || target.length >= this.batchSizeMax) {
+    let index = 0;
+    for (; index < this.queue.length && pending.length < size; index++) {
+      const waiting = this.queue[index] as Pending;
+      const { streams } = waiting.command;
+      if (!this.takeable(streams, blocked, chained)) {
         for (const stream of streams) blocked.add(stream);
-        remaining.push(pending);
+        remaining.push(waiting);
         continue;
       }
-      target.push(pending);
-      for (const stream of streams) owner.set(stream, target);
-    }
-    this.queue.splice(0, this.queue.length, ...remaining);
-    const taken = batches.filter((batch) => batch.length > 0);
-    for (const batch of taken) {
-      for (const pending of batch) {
-        for (const stream of pending.command.streams) this.streamsInFlight.add(stream);
+      pending.push(waiting);
+      for (const stream of streams) {
+        const base = this.inFlight.get(stream);
+        if (base !== undefined) bases.set(stream, base);
       }
     }
-    return taken;
-  }
-
-  /** The batch a command must join (one holding its streams), "wait", or undefined: any. */
-  private placement(
-    streams: readonly string[],
-    owner: ReadonlyMap<string, Pending[]>,
-    blocked: ReadonlySet<string>,
-  ): Pending[] | "wait" | undefined {
-    let target: Pending[] | undefined;
-    for (const stream of streams) {
-      if (this.streamsInFlight.has(stream) || blocked.has(stream)) return "wait";
-      const batch = owner.get(stream);
-      if (batch === undefined) continue;
-      if (target !== undefined && target !== batch) return "wait";
-      target = batch;
+    if (pending.length > 0) {
+      for (; index < this.queue.length; index++) remaining.push(this.queue[index] as Pending);
+      this.queue = remaining;
     }
-    return target;
+    return { pending, bases };
   }
 
-  private async runBatch(batch: readonly Pending[]): Promise<void> {
+  private takeable(streams: readonly string[], blocked: ReadonlySet<string>, chained: boolean) {
+    for (const stream of streams) {
+      if (blocked.has(stream) || (!chained && this.inFlight.has(stream))) return false;
+    }
+    return true;
+  }
+
+  private async runBatch(batch: Batch): Promise<void> {
+    const { flight } = batch;
     try {
       await this.decideAndAppend(batch, 0);
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      for (const pending of batch.pending) pending.reject(error);
     } finally {
-      for (const pending of batch) {
-        for (const stream of pending.command.streams) this.streamsInFlight.delete(stream);
+      // No-ops when already settled: a batch that failed before deciding, or was decided again.
+      flight.decided.resolve();
+      flight.committed.resolve(false);
+      for (const pending of batch.pending) {
+        for (const stream of pending.command.streams) {
+          if (this.inFlight.get(stream) === flight) this.inFlight.delete(stream);
+        }
       }
     }
   }
 
-  private async decideAndAppend(batch: readonly Pending[], attempt: number): Promise<void> {
-    // A retry reads what other writers appended since, presumed-new streams included.
+  private async decideAndAppend(batch: Batch, attempt: number): Promise<void> {
+    const { pending: commands, flight } = batch;
+    // A retry reads what other writers appended since, presumed-new streams included; the
+    // first attempt of a chained batch starts from the states its bases will leave.
     const working = await this.loadAll(batch, attempt > 0);
     const now = this.clock();
-    const decided = decideBatch(batch, working, now);
+    const decided = decideBatch(commands, working, now);
+    if (attempt === 0) {
+      flight.working = working;
+      flight.decided.resolve();
+      // Nothing is written or answered on a state until the batches before it are committed.
+      if (!(await basesCommitted(batch))) {
+        await this.decideAndAppend(batch, attempt + 1);
+        return;
+      }
+    }
     // A rejection appends nothing, so no expected-revision check would ever reveal that it was
     // decided on a stale cache (another process paid into the account, or already wrote the
     // posting a keyed retry asks for). Before refusing anyone, check their streams once.
@@ -296,6 +338,7 @@ export class CommandPipeline {
     }
     const answers = await this.atCommitPositions(decided.answers);
     if (decided.appends.length === 0) {
+      if (attempt === 0) flight.committed.resolve(true);
       settle(answers, undefined, this.options.observer);
       return;
     }
@@ -303,21 +346,22 @@ export class CommandPipeline {
     try {
       const result = await this.store.appendMulti(
         decided.appends,
-        batch[0]?.command.context ?? systemContext(now),
+        commands[0]?.command.context ?? systemContext(now),
       );
       this.options.observer?.batchAppended?.({
         commands: decided.answers.length,
         events: decided.eventCount,
         durationMs: performance.now() - startedMs,
       });
-      this.remember(working, decided.written, result.position, uncachedOf(batch));
+      this.remember(working, decided.written, result.position, uncachedOf(commands));
+      if (attempt === 0) flight.committed.resolve(true);
       settle(answers, result.position, this.options.observer);
     } catch (error) {
       await this.recover(batch, attempt, error);
     }
   }
 
-  private async recover(batch: readonly Pending[], attempt: number, error: unknown): Promise<void> {
+  private async recover(batch: Batch, attempt: number, error: unknown): Promise<void> {
     // The cache still holds every stream as it was before this batch. If the commit happened
     // after all (a lost connection), the next append there fails its expected revision, and
     // the retry reads the newer events.
@@ -327,11 +371,13 @@ export class CommandPipeline {
       await this.decideAndAppend(batch, attempt + 1);
       return;
     }
-    if (error instanceof InvalidAppend && batch.length > 1) {
-      // One command's data the store cannot take must not fail its neighbours.
-      for (const pending of batch) {
-        await this.decideAndAppend([pending], attempt).catch((single: unknown) =>
-          pending.reject(single),
+    if (error instanceof InvalidAppend && batch.pending.length > 1) {
+      // One command's data the store cannot take must not fail its neighbours. Each is decided
+      // again alone, on what is committed (its bases are settled by now).
+      for (const pending of batch.pending) {
+        const single: Batch = { pending: [pending], flight: unchained(), bases: new Map() };
+        await this.decideAndAppend(single, attempt + 1).catch((failure: unknown) =>
+          pending.reject(failure),
         );
       }
       return;
@@ -368,30 +414,76 @@ export class CommandPipeline {
     return moved.includes(true);
   }
 
-  /** The streams of a batch, from the cache or the store (each read at most once). */
-  private async loadAll(
-    batch: readonly Pending[],
-    refresh: boolean,
-  ): Promise<Map<string, WorkingStream>> {
+  /**
+   * The streams of a batch, from its bases (a chained batch's first attempt), the cache or the
+   * store, each read at most once.
+   */
+  private async loadAll(batch: Batch, refresh: boolean): Promise<Map<string, WorkingStream>> {
     const working = new Map<string, WorkingStream>();
     const reads: Array<Promise<void>> = [];
-    for (const { command } of batch) {
+    for (const { command } of batch.pending) {
       for (const stream of command.streams) {
         if (working.has(stream)) continue;
-        const cached = this.cache.get(stream);
-        const entry: WorkingStream = { loaded: cached ?? emptyStream(stream), events: [] };
+        const base = refresh ? undefined : batch.bases.get(stream);
+        const { entry, read } = this.startLoad(stream, command, base, refresh);
         working.set(stream, entry);
-        if (refresh || (cached === undefined && !command.presumedNew?.includes(stream))) {
-          reads.push(
-            this.readNewer(entry.loaded).then((loaded) => {
-              entry.loaded = loaded;
-            }),
-          );
-        }
+        if (read !== undefined) reads.push(read);
       }
     }
     await Promise.all(reads);
     return working;
+  }
+
+  /** A working stream, and the read that brings it up to date if one is needed. */
+  private startLoad(
+    stream: string,
+    command: PlannedCommand<unknown>,
+    base: Flight | undefined,
+    refresh: boolean,
+  ): { entry: WorkingStream; read?: Promise<void> } {
+    if (base !== undefined) {
+      const entry: WorkingStream = { loaded: emptyStream(stream), events: [], chained: true };
+      return {
+        entry,
+        read: this.loadAfter(base, stream).then((loaded) => {
+          entry.loaded = loaded;
+        }),
+      };
+    }
+    const cached = this.cache.get(stream);
+    const entry: WorkingStream = {
+      loaded: cached ?? emptyStream(stream),
+      events: [],
+      chained: false,
+    };
+    if (!refresh && (cached !== undefined || command.presumedNew?.includes(stream)))
+      return { entry };
+    return {
+      entry,
+      read: this.readNewer(entry.loaded).then((loaded) => {
+        entry.loaded = loaded;
+      }),
+    };
+  }
+
+  /**
+   * A stream as the batch in flight on it will leave it. A stream it found empty is read once
+   * that batch is done: its first position is known only once written (a replay answers with it).
+   */
+  private async loadAfter(base: Flight, stream: string): Promise<LoadedStream> {
+    await base.decided.promise;
+    const entry = base.working?.get(stream);
+    if (entry !== undefined && entry.loaded.revision >= 0) {
+      const { loaded, events } = entry;
+      return {
+        stream,
+        revision: loaded.revision + events.length,
+        state: events.length > 0 ? entry.state : loaded.state,
+        firstPosition: loaded.firstPosition,
+      };
+    }
+    await base.committed.promise;
+    return this.readNewer(this.cache.get(stream) ?? emptyStream(stream));
   }
 
   /** Folds the events after `from.revision` into `from`'s state. */
@@ -435,7 +527,8 @@ export class CommandPipeline {
     for (const [stream, entry] of working) {
       if (uncached.has(stream)) continue;
       if (!written.has(stream)) {
-        if (entry.loaded.revision >= 0) this.cache.set(entry.loaded);
+        // A state taken from a base was cached when that base committed.
+        if (entry.loaded.revision >= 0 && !entry.chained) this.cache.set(entry.loaded);
         continue;
       }
       this.cache.set({
@@ -457,6 +550,8 @@ export class CommandPipeline {
 
 interface WorkingStream {
   loaded: LoadedStream;
+  /** Loaded from a batch in flight (what it will leave), not from the cache or the store. */
+  readonly chained: boolean;
   /** Events this batch appends to the stream, in order, each with its command's context. */
   events: Array<{ type: string; data: JsonObject; context: AppendContext }>;
   /** The state after those events (the loaded state when there are none). */
@@ -624,6 +719,34 @@ function settledStats(command: PlannedCommand<unknown>, outcome: Answer["outcome
   }
 }
 
+/** Whether every batch this one is chained on committed what it decided first. */
+async function basesCommitted(batch: Batch): Promise<boolean> {
+  if (batch.bases.size === 0) return true;
+  const committed = await Promise.all(
+    [...new Set(batch.bases.values())].map((base) => base.committed.promise),
+  );
+  return !committed.includes(false);
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  /** Settles the promise; later calls do nothing. */
+  readonly resolve: (value: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** A flight nothing is chained on (a command decided again alone). */
+function unchained(): Flight {
+  return { decided: deferred(), committed: deferred() };
+}
+
 function emptyStream(stream: string): LoadedStream {
   return { stream, revision: -1, state: undefined, firstPosition: undefined };
 }
@@ -636,14 +759,6 @@ function uncachedOf(batch: readonly Pending[]): Set<string> {
   const streams = new Set<string>();
   for (const { command } of batch) for (const stream of command.uncached ?? []) streams.add(stream);
   return streams;
-}
-
-function smallest(batches: readonly Pending[][]): Pending[] {
-  let found = batches[0];
-  for (const batch of batches)
-    if (found === undefined || batch.length < found.length) found = batch;
-  if (found === undefined) throw new Error("there is at least one batch");
-  return found;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,13 +6,18 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LedgerCommands } from "../../src/commands/ledger.js";
-import type { CommandPipeline, PlannedCommand } from "../../src/commands/pipeline.js";
+import type {
+  CommandOutcome,
+  CommandPipeline,
+  PlannedCommand,
+} from "../../src/commands/pipeline.js";
 import { accountStream, referenceStream } from "../../src/domain/streams.js";
 import { EventStoreUnavailable } from "../../src/eventstore/errors.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import {
   accountFacts,
   actor,
+  balanceChainBreaks,
   code,
   createTestLedger,
   defineTypes,
@@ -246,5 +251,76 @@ describe("a read that answers late", () => {
     expect(await posted(wallet)).toBe("15.00");
     const debit = await ledger.recordPosting(transfer(wallet, payee, "12.00"), actor());
     expect(code(debit)).toBe("OK");
+  });
+});
+
+describe("a batch chained on one that does not commit as decided", () => {
+  // 64 postings on one account at once: the first 32 form a batch, the other 32 a batch chained
+  // on it, decided on what the first will leave and appended once it has committed.
+  const hotPostings = (payer: string, payees: readonly string[], value: string) =>
+    Promise.allSettled(
+      Array.from({ length: 64 }, (_, i) =>
+        ledger.recordPosting(transfer(payer, payees[i % payees.length] ?? funding, value), actor()),
+      ),
+    );
+  const codes = (settled: ReadonlyArray<PromiseSettledResult<CommandOutcome<unknown>>>) =>
+    settled.map((s) => (s.status === "fulfilled" ? code(s.value) : "FAILED"));
+
+  async function expectExactHistory(accountId: string): Promise<void> {
+    const { events } = await replayStream(t.store, accountStream(accountId));
+    expect(balanceChainBreaks(events)).toEqual([]);
+    await expectCacheMatchesStore(accountId);
+  }
+
+  it("an outage on the first: the chained batch is decided again on what was committed", async () => {
+    const payer = await fundedWallet("40.00");
+    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    faulty.failNextAppend("refuse");
+    batches.length = 0;
+    const settled = await hotPostings(payer, payees, "1.00");
+    // Decided on the 8.00 the first batch would have left, only 8 of the chained 32 could pay;
+    // on the 40.00 actually there, all 32 do.
+    expect(codes(settled)).toEqual([...Array(32).fill("FAILED"), ...Array(32).fill("OK")]);
+    expect(batches).toEqual([32]);
+    expect(await posted(payer)).toBe("8.00");
+    await expectExactHistory(payer);
+    for (const payee of payees) await expectExactHistory(payee);
+  });
+
+  it("a lost reply on the first: the chained batch reads what it committed", async () => {
+    const payer = await fundedWallet("40.00");
+    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    faulty.failNextAppend("lose-reply");
+    const settled = await hotPostings(payer, payees, "1.00");
+    expect(codes(settled)).toEqual([
+      ...Array(32).fill("FAILED"),
+      ...Array(8).fill("OK"),
+      ...Array(24).fill("INSUFFICIENT_FUNDS"),
+    ]);
+    expect(await posted(payer)).toBe("0.00");
+    expect(await entryCount(payer)).toBe(1 + 32 + 8);
+    await expectExactHistory(payer);
+  });
+
+  it("another process moves the account under the first: both are decided again, exactly", async () => {
+    const payer = await fundedWallet("40.00");
+    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const openAppends = faulty.holdAppends();
+    const calls = faulty.appendCalls;
+    const racing = hotPostings(payer, payees, "1.00");
+    while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    // The first batch is at the store's door, the chained one waits for it: another process
+    // (its own pipeline) takes 10.00 from the account meanwhile.
+    const other = await t.ledger.recordPosting(transfer(payer, funding, "10.00"), actor());
+    expect(code(other)).toBe("OK");
+    expect(faulty.appendCalls).toBe(calls + 1);
+    openAppends();
+    const settled = await racing;
+    expect(codes(settled)).toEqual([
+      ...Array(30).fill("OK"),
+      ...Array(34).fill("INSUFFICIENT_FUNDS"),
+    ]);
+    expect(await posted(payer)).toBe("0.00");
+    await expectExactHistory(payer);
   });
 });

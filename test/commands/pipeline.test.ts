@@ -138,7 +138,7 @@ describe("the batching pipeline", () => {
     ).toEqual(expected);
   });
 
-  it("commands waiting together on disjoint accounts are split over batches in flight at once; a hot account's stay in one", async () => {
+  it("commands waiting together on disjoint accounts are split over batches in flight at once; a hot account's are chained, in order", async () => {
     const sizes: number[] = [];
     const second = t.secondLedger({
       observer: {
@@ -166,7 +166,17 @@ describe("the batching pipeline", () => {
       payees.map((payee) => second.recordPosting(transfer(hot, payee, "0.01"), actor())),
     );
     expect(serial.map(code)).toEqual(Array(64).fill("OK"));
-    expect(sizes).toEqual([64]);
+    // Two batches of 32, the second decided on what the first leaves and committed after it.
+    expect(sizes).toEqual([32, 32]);
+    const commits = serial.flatMap((o) => (o.ok ? [o.position] : []));
+    expect(new Set(commits.slice(0, 32)).size).toBe(1);
+    expect(new Set(commits.slice(32)).size).toBe(1);
+    expect(commits[32]).not.toBe(commits[0]);
+    // In submission order: each debit's balance after is 0.01 below the one before.
+    const debits = (await entriesOf(hot)).slice(-64);
+    expect(debits.map((e) => e.data.balanceAfter)).toEqual(
+      Array.from({ length: 64 }, (_, i) => money(400 - 1 - i)),
+    );
     expect((await t.ledger.balances(hot, new Date()))?.posted).toBe("3.36");
   });
 
