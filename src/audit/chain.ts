@@ -141,7 +141,7 @@ export const chainEventsInFlightMax = 20_000;
  * The worker runs TypeScript like the rest of Nova: a one-line bootstrap registers tsx in the
  * worker's own module loader (as bin/nova.mjs does for the process), then loads the worker.
  */
-function workerBootstrap(workerUrl: URL): string {
+export function workerBootstrap(workerUrl: URL): string {
   const tsxApi = import.meta.resolve("tsx/esm/api");
   return (
     `import(${JSON.stringify(tsxApi)})` +

@@ -22,13 +22,14 @@ import {
   projectorMetrics,
   trialBalanceDriftCheck,
 } from "../observability/metrics.js";
-import { postgresLagProbe, storeLagProbe } from "../projections/lag.js";
+import { type LagProbe, postgresLagProbe, storeLagProbe } from "../projections/lag.js";
 import { LedgerProjection } from "../projections/ledger-projection.js";
-import { ProjectorRunner } from "../projections/runner.js";
+import { type Projector, ProjectorRunner } from "../projections/runner.js";
 import { TransactionsProjection } from "../projections/transactions-projection.js";
 import { ReadModels } from "../queries/index.js";
 import { Reports } from "../queries/reports.js";
 import { TransactionQueries } from "../queries/transactions.js";
+import { ProjectorThread, type ProjectorThreadConfig } from "./projector-thread.js";
 
 export interface LedgerAppOptions {
   readonly store: EventStore;
@@ -42,11 +43,16 @@ export interface LedgerAppOptions {
   readonly keyCacheTtlMs?: number;
   /** NOVA_SECRET_KEY, decoded: seals the principals' TOTP secrets (unset: 2FA unavailable). */
   readonly secretKey?: Buffer | undefined;
+  /**
+   * Where the projectors run: on a worker thread of their own with these connections (the
+   * server), or, when absent, on this thread with `store` and `pool` (tests, tools).
+   */
+  readonly projectorThread?: ProjectorThreadConfig;
 }
 
 export interface LedgerApp {
   readonly app: FastifyInstance;
-  readonly projector: ProjectorRunner;
+  readonly projector: Projector;
   readonly pipeline: CommandPipeline;
   readonly keys: ApiKeyStore;
   readonly registry: Registry;
@@ -71,16 +77,11 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
   // Lag is counted in the events table when the events live in Postgres, else by the store.
   const lagProbe =
     store instanceof PostgresEventStore ? postgresLagProbe(pool) : storeLagProbe(store);
-  const projector = new ProjectorRunner(store, pool, new LedgerProjection(), {
-    logger: logger.child({ projection: "ledger" }),
+  const { projector, transactionsProjector, stopProjectors } = await startProjectors(
+    options,
     lagProbe,
-  });
-  const transactionsProjector = new ProjectorRunner(store, pool, new TransactionsProjection(), {
-    logger: logger.child({ projection: "transactions" }),
-    lagProbe,
-  });
+  );
   const projectors = [projector, transactionsProjector];
-  for (const runner of projectors) await runner.start();
   const pipeline = new CommandPipeline(store, { observer: pipelineMetrics(registry) });
   cacheMetrics(registry, pipeline.cache);
   projectorMetrics(registry, projectors);
@@ -128,13 +129,55 @@ export async function createLedgerApp(options: LedgerAppOptions): Promise<Ledger
       drift.stop();
       await app.close();
       await pipeline.drain();
-      for (const runner of projectors) await runner.stop();
+      await stopProjectors();
+    },
+  };
+}
+
+/** The ledger and transactions projectors, on their own thread or on this one. */
+async function startProjectors(
+  options: LedgerAppOptions,
+  lagProbe: LagProbe,
+): Promise<{
+  projector: Projector;
+  transactionsProjector: Projector;
+  stopProjectors: () => Promise<void>;
+}> {
+  const { store, pool, logger } = options;
+  if (options.projectorThread !== undefined) {
+    const thread = await ProjectorThread.start(options.projectorThread, { logger, lagProbe });
+    const named = (name: string) => {
+      const found = thread.projectors.find((each) => each.status().name === name);
+      if (found === undefined) throw new Error(`the projector thread runs no ${name} projector`);
+      return found;
+    };
+    return {
+      projector: named("ledger"),
+      transactionsProjector: named("transactions"),
+      stopProjectors: () => thread.stop(),
+    };
+  }
+  const projector = new ProjectorRunner(store, pool, new LedgerProjection(), {
+    logger: logger.child({ projection: "ledger" }),
+    lagProbe,
+  });
+  const transactionsProjector = new ProjectorRunner(store, pool, new TransactionsProjection(), {
+    logger: logger.child({ projection: "transactions" }),
+    lagProbe,
+  });
+  const runners = [projector, transactionsProjector];
+  for (const runner of runners) await runner.start();
+  return {
+    projector,
+    transactionsProjector,
+    stopProjectors: async () => {
+      for (const runner of runners) await runner.stop();
     },
   };
 }
 
 /** The projectors' health: failing when one stopped on an event; their lag either way. */
-async function projectionHealth(projectors: readonly ProjectorRunner[]): Promise<ProjectionHealth> {
+async function projectionHealth(projectors: readonly Projector[]): Promise<ProjectionHealth> {
   const lags = await Promise.all(projectors.map((runner) => runner.lag()));
   const lag = lags.reduce((sum, each) => sum + each.events, 0);
   const lagSeconds = Math.max(0, ...lags.map((each) => each.seconds));

@@ -25,6 +25,9 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** The projector thread's pool: each of its two projectors holds one connection at a time. */
+const projectorPoolSizeMax = 4;
+
 export async function startServer(config: Config, logger: Logger): Promise<Server> {
   const database = await openDatabase(config, logger);
   const closers: Array<() => Promise<void>> = [];
@@ -53,6 +56,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Serve
       logger,
       adminKey: config.adminKey,
       secretKey: config.secretKey,
+      // The read models are written on a thread of their own, off the API's event loop.
+      projectorThread: {
+        databaseUrl: database.url,
+        poolSizeMax: projectorPoolSizeMax,
+        ...(role === undefined ? {} : { role }),
+        ...(usesKurrentDb(config) ? { kurrentDbUrl: config.kurrentDbUrl } : {}),
+      },
     });
     closers.push(() => ledger.close());
     // A first start on an empty store gets the mobile-money catalogue (README).
@@ -87,7 +97,7 @@ async function openEventStore(
   logger: Logger,
   closers: Array<() => Promise<void>>,
 ): Promise<EventStore> {
-  if (config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined) {
+  if (usesKurrentDb(config)) {
     const store = createKurrentDbEventStore(config.kurrentDbUrl);
     closers.push(() => store.close());
     return store;
@@ -101,4 +111,8 @@ async function openEventStore(
   const store = new PostgresEventStore(pool, { listener });
   closers.push(() => store.close());
   return store;
+}
+
+function usesKurrentDb(config: Config): config is Config & { readonly kurrentDbUrl: string } {
+  return config.eventStore === "kurrentdb" && config.kurrentDbUrl !== undefined;
 }

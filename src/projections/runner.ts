@@ -12,7 +12,6 @@
  */
 import type pg from "pg";
 import {
-  comparePositions,
   type EventStore,
   formatPosition,
   type LogPosition,
@@ -28,6 +27,7 @@ import {
   readCheckpoint,
 } from "./checkpoints.js";
 import { type Lag, type LagProbe, postgresLagProbe } from "./lag.js";
+import { ProjectedPosition } from "./projected-position.js";
 
 export interface Projection {
   readonly name: string;
@@ -66,19 +66,32 @@ export interface ProjectorOptions {
   readonly batchSizeMax?: number;
   /** How lag is measured; by default from the Postgres events table on the runner's pool. */
   readonly lagProbe?: LagProbe;
+  /**
+   * Told the new status whenever it changes: the checkpoint moved, the projector failed,
+   * started or stopped (a projector thread forwards it to the process's side).
+   */
+  readonly onChange?: (status: ProjectorStatus) => void;
+}
+
+/** What the service needs of a running projector, wherever it runs (this thread or its own). */
+export interface Projector {
+  status(): ProjectorStatus;
+  /** Whether the read models have passed `position`, waiting up to `waitMs` for it. */
+  waitFor(position: LogPosition, waitMs: number): Promise<boolean>;
+  /** Events in the store not applied yet (bounded count), and the oldest one's age. */
+  lag(): Promise<Lag>;
 }
 
 export const projectorBatchSizeMaxDefault = 1_000;
 /** Events that create the rows others refer to; a projection applies them first. */
 const recordTypes = new Set(["AccountTypeDefined", "AccountOpened", "PostingRecorded"]);
 
-export class ProjectorRunner {
+export class ProjectorRunner implements Projector {
   private subscription: Subscription | undefined;
-  private position: LogPosition | undefined;
+  private readonly projected = new ProjectedPosition();
   private state: ProjectorStatus["state"] = "stopped";
   private failure: ProjectorFailure | null = null;
   private stopping = false;
-  private waiters: Array<{ position: LogPosition; resolve: () => void }> = [];
   private readonly lagProbe: LagProbe;
 
   constructor(
@@ -93,42 +106,33 @@ export class ProjectorRunner {
   async start(): Promise<void> {
     await ensureCheckpoint(this.pool, this.projection.name);
     const checkpoint = await readCheckpoint(this.pool, this.projection.name);
-    this.position = checkpoint?.position;
+    this.projected.set(checkpoint?.position);
     this.failure = null;
     this.stopping = false;
     this.state = "running";
-    this.subscribeFrom(this.position);
+    this.subscribeFrom(this.projected.value);
+    this.changed();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     await this.subscription?.stop();
     if (this.state === "running") this.state = "stopped";
+    this.changed();
   }
 
   status(): ProjectorStatus {
     return {
       name: this.projection.name,
       state: this.state,
-      position: this.position ? formatPosition(this.position) : null,
+      position: positionText(this.projected.value),
       failure: this.failure,
     };
   }
 
   /** Whether the read models have passed `position`, waiting up to `waitMs` for it. */
-  async waitFor(position: LogPosition, waitMs: number): Promise<boolean> {
-    if (this.hasPassed(position)) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const waiter = { position, resolve: () => {} };
-    const reached = new Promise<boolean>((resolve) => {
-      waiter.resolve = () => resolve(true);
-      timer = setTimeout(() => resolve(false), waitMs);
-    });
-    this.waiters.push(waiter);
-    const result = await reached;
-    clearTimeout(timer);
-    this.waiters = this.waiters.filter((other) => other !== waiter);
-    return result;
+  waitFor(position: LogPosition, waitMs: number): Promise<boolean> {
+    return this.projected.waitFor(position, waitMs);
   }
 
   /**
@@ -136,7 +140,7 @@ export class ProjectorRunner {
    * in seconds of the oldest of them (0 when caught up).
    */
   lag(): Promise<Lag> {
-    return this.lagProbe(this.position);
+    return this.lagProbe(this.projected.value);
   }
 
   private subscribeFrom(position: LogPosition | undefined): void {
@@ -159,9 +163,9 @@ export class ProjectorRunner {
     if (subscription !== this.subscription || this.stopping) return;
     if (error instanceof CheckpointMoved) {
       this.projection.reset?.();
-      this.position = error.stored;
-      this.wakeWaiters();
+      this.projected.set(error.stored);
       this.subscribeFrom(error.stored);
+      this.changed();
       return;
     }
     this.state = "failed";
@@ -170,7 +174,7 @@ export class ProjectorRunner {
         message: error instanceof Error ? error.message : String(error),
         stream: "",
         revision: -1,
-        position: this.position ? formatPosition(this.position) : "",
+        position: positionText(this.projected.value) ?? "",
         type: "",
       };
       this.options.logger?.error(
@@ -178,10 +182,7 @@ export class ProjectorRunner {
         "projection stopped",
       );
     }
-  }
-
-  private hasPassed(position: LogPosition): boolean {
-    return this.position !== undefined && comparePositions(this.position, position) >= 0;
+    this.changed();
   }
 
   /**
@@ -250,7 +251,7 @@ export class ProjectorRunner {
       // (they commit together), so a restart projects them again. The read models never wait
       // for a WAL flush, and never delay the appends' own flushes.
       await client.query("BEGIN; SET LOCAL synchronous_commit TO off");
-      await lockCheckpoint(client, this.projection.name, this.position ?? logStart);
+      await lockCheckpoint(client, this.projection.name, this.projected.value ?? logStart);
       if (events.length > 0) await this.projection.apply(client, events);
       await advanceCheckpoint(client, this.projection.name, lastPosition, events.length);
       await client.query("COMMIT");
@@ -262,8 +263,8 @@ export class ProjectorRunner {
     } finally {
       client.release();
     }
-    this.position = lastPosition;
-    this.wakeWaiters();
+    this.projected.set(lastPosition);
+    this.changed();
   }
 
   private fail(event: RecordedEvent, error: unknown): void {
@@ -279,12 +280,16 @@ export class ProjectorRunner {
       { projection: this.projection.name, ...this.failure },
       "projection stopped on an event",
     );
+    this.changed();
   }
 
-  private wakeWaiters(): void {
-    const ready = this.waiters.filter((waiter) => this.hasPassed(waiter.position));
-    for (const waiter of ready) waiter.resolve();
+  private changed(): void {
+    this.options.onChange?.(this.status());
   }
+}
+
+function positionText(position: LogPosition | undefined): string | null {
+  return position === undefined ? null : formatPosition(position);
 }
 
 function groupByCommit(events: readonly RecordedEvent[]): RecordedEvent[][] {

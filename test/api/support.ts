@@ -9,7 +9,7 @@ import { createLedgerApp } from "../../src/cli/ledger-app.js";
 import { createPool } from "../../src/db/pool.js";
 import { appRole } from "../../src/db/roles.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
-import type { ProjectorRunner } from "../../src/projections/runner.js";
+import type { Projector } from "../../src/projections/runner.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 
 export const adminKey = "test-admin-key-0123456789abcdefghijklmnop";
@@ -34,7 +34,7 @@ export interface TestApi {
   readonly baseUrl: string;
   readonly database: TestDatabase;
   readonly keys: ApiKeyStore;
-  readonly projector: ProjectorRunner;
+  readonly projector: Projector;
   /** The event store the server appends to (for tests that write around the API). */
   readonly store: PostgresEventStore;
   checkTrialBalance(): Promise<void>;
@@ -49,6 +49,8 @@ export interface TestApiOptions {
   readonly log?: { write(line: string): void };
   /** The level of those lines (default: info). */
   readonly logLevel?: "info" | "warn";
+  /** Run the projectors on a thread of their own, as the server does (default: this one). */
+  readonly projectorThread?: boolean;
 }
 
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
@@ -70,6 +72,15 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     adminKey,
     keyCacheTtlMs: 1,
     secretKey: randomBytes(32),
+    ...(options.projectorThread === true
+      ? {
+          projectorThread: {
+            databaseUrl: database.connectionString,
+            poolSizeMax: 4,
+            role: appRole,
+          },
+        }
+      : {}),
   });
   const { keys, projector } = ledger;
   const baseUrl = await ledger.app.listen({ port: 0, host: "127.0.0.1" });
