@@ -154,7 +154,9 @@ export interface SubscribeOptions {
 
 /**
  * Handed a batch in log order; the next batch comes only after the returned promise settles.
- * A handler that throws stops the subscription (it is never skipped past).
+ * A handler that throws stops the subscription (it is never skipped past). A filtered
+ * subscription also hands over what it read past without a match, as a batch of no events
+ * with the position it reached, so that a subscriber's checkpoint moves past it too.
  */
 export type SubscriptionHandler = (
   events: readonly RecordedEvent[],

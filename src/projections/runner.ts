@@ -12,6 +12,7 @@
  */
 import type pg from "pg";
 import {
+  type EventFilter,
   type EventStore,
   formatPosition,
   type LogPosition,
@@ -31,6 +32,8 @@ import { ProjectedPosition } from "./projected-position.js";
 
 export interface Projection {
   readonly name: string;
+  /** The events it reads (all when absent): the others are not even read from the store. */
+  readonly filter?: EventFilter;
   apply(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void>;
   /**
    * Optional: `apply` in two steps, the work that needs no database first. What it returns,
@@ -148,6 +151,7 @@ export class ProjectorRunner implements Projector {
       {
         ...(position === undefined ? {} : { fromPosition: position }),
         batchSizeMax: this.options.batchSizeMax ?? projectorBatchSizeMaxDefault,
+        ...(this.projection.filter === undefined ? {} : { filter: this.projection.filter }),
       },
       (events, lastPosition) => this.applyBatch(events, lastPosition),
     );

@@ -53,8 +53,19 @@ interface HistoryRow {
   changed_at: string;
 }
 
+/** The configuration events apply() writes; the rest it reads are the transactions' own. */
+const configurationTypes = ["TransactionTypeDefined", "AccountTypeTransactionTypesSet", "LimitSet"];
+
 export class TransactionsProjection {
   readonly name = "transactions";
+  /**
+   * Only what apply() writes is read: the ledger's own events (most of the log) are passed
+   * over in the database, their data and metadata never sent.
+   */
+  readonly filter = {
+    streamPrefixes: [streamPrefixes.transaction],
+    eventTypes: configurationTypes,
+  };
 
   async apply(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const batch = new TransactionBatch();

@@ -360,6 +360,45 @@ describe("domain transactions", () => {
     expectProblem(number, 400, "VALIDATION_ERROR");
   });
 
+  it("a transactions read waits only as long as the ledger's own events take to pass", async () => {
+    // The transactions projection reads only its own events; a plain posting has none, yet its
+    // position must be passed (the projection's checkpoint moves past what it skipped).
+    const wallet = await open("WALLET");
+    // First let the projection pass an event of its own (FEE_INCOME's permissions set again as
+    // they are), so that the posting comes after it, alone.
+    const current = await call("GET", "/v1/account-types/FEE_INCOME/transaction-types");
+    const own = await call("PUT", "/v1/account-types/FEE_INCOME/transaction-types", {
+      body: { transactionTypes: current.body.transactionTypes },
+    });
+    expect(own.status).toBe(200);
+    const passedOwn = await call("GET", "/v1/transaction-types", {
+      headers: { "x-min-position": own.body.position },
+    });
+    expect(passedOwn.status).toBe(200);
+    const posted = await call("POST", "/v1/postings", {
+      body: {
+        entries: [
+          { accountId: funding, side: "DEBIT", amount: xcd("1.00") },
+          { accountId: wallet, side: "CREDIT", amount: xcd("1.00") },
+        ],
+      },
+    });
+    expect(posted.status).toBe(201);
+    const listed = await call("GET", `/v1/transactions?accountId=${wallet}`, {
+      headers: { "x-min-position": posted.body.position },
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toEqual([]);
+    let lag = "";
+    for (let attempt = 0; lag !== "0" && attempt < 50; attempt++) {
+      const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+      lag =
+        /nova_projection_lag_events\{projection="transactions"\} (\S+)/.exec(metrics)?.[1] ?? "";
+      if (lag !== "0") await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(lag).toBe("0");
+  });
+
   it("a keyed retry replays the 201; the key with another body is 409", async () => {
     const alice = await walletWith("50.00");
     const bob = await open("WALLET");

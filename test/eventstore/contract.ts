@@ -294,6 +294,41 @@ export function describeEventStoreContract(
       expect(redelivered.map((e) => e.type)).toEqual(["Poison"]);
     });
 
+    it("a filtered subscription moves past what it kept nothing of, then hands over a match", async () => {
+      const prefix = uniqueStream("passed");
+      // Where the log stands now: the subscription starts after it.
+      const start = await store.append(`${prefix}-other-start`, "any", [event("Start")], context());
+      const reached: LogPosition[] = [];
+      const received: RecordedEvent[] = [];
+      const subscription = store.subscribe(
+        {
+          fromPosition: start.position,
+          filter: { streamPrefixes: [`${prefix}-kept-`], eventTypes: [`Kept-${prefix}`] },
+        },
+        async (events, lastPosition) => {
+          received.push(...events);
+          reached.push(lastPosition);
+        },
+      );
+      const passed = await store.append(
+        `${prefix}-other-s`,
+        "any",
+        range(5).map((n) => event("Passed", { n })),
+        context(),
+      );
+      // Nothing matches, yet the subscriber is told how far the log was read.
+      await waitFor(() =>
+        reached.some((position) => comparePositions(position, passed.position) >= 0),
+      );
+      expect(received).toEqual([]);
+      await store.append(`${prefix}-kept-s`, "any", [event("ByPrefix")], context());
+      await store.append(`${prefix}-other-t`, "any", [event(`Kept-${prefix}`)], context());
+      await waitFor(() => received.length >= 2);
+      await subscription.stop();
+      expect(received.map((e) => e.type)).toEqual(["ByPrefix", `Kept-${prefix}`]);
+      expectLogOrder(reached.map((position) => ({ position }) as RecordedEvent));
+    });
+
     describe("reading", () => {
       it("reads a stream forwards and backwards from a revision, bounded by a limit", async () => {
         const stream = uniqueStream("read");

@@ -324,6 +324,7 @@ function runSubscription(loop: SubscriptionLoop): Subscription {
 
   async function run(): Promise<void> {
     let scannedTo = loop.fromPosition;
+    let handedTo = loop.fromPosition;
     let batch: RecordedEvent[] = [];
     for await (const resolved of loop.source as AsyncIterable<AllStreamResolvedEvent>) {
       if (stopped) return;
@@ -334,9 +335,11 @@ function runSubscription(loop: SubscriptionLoop): Subscription {
         if (loop.matches(event)) batch.push(toRecordedEvent(event));
       }
       const handOver = batch.length >= loop.batchSizeMax || loop.source.readableLength === 0;
-      if (batch.length > 0 && handOver && scannedTo !== undefined) {
+      // Also what the filter kept nothing of (an empty batch), so a checkpoint moves past it.
+      if (handOver && scannedTo !== undefined && scannedTo !== handedTo) {
         await loop.handler(batch, scannedTo);
         position = scannedTo;
+        handedTo = scannedTo;
         batch = [];
       }
     }

@@ -63,7 +63,8 @@ export function runSubscription(loop: SubscriptionLoop): Subscription {
         await pause(idleWaitMs());
         continue;
       }
-      if (page.events.length > 0) await loop.handler(page.events, page.lastPosition);
+      // Also a page the filter kept nothing of: the subscriber's checkpoint moves past it.
+      await loop.handler(page.events, page.lastPosition);
       position = page.lastPosition;
       announcedRetryMs = 0;
     }
