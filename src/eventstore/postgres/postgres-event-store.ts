@@ -500,25 +500,31 @@ function readAllQuery(filter: EventFilter | undefined): { sql: string; filterPar
   // which sorts "999" after "1000".
   // A page never ends inside a commit: the rest of the last commit's events come with it, so
   // a consumer sees each append whole (projections re-check double entry per commit).
+  // One pass: the page's rows are read with their columns (not as keys joined back to the
+  // table, which cost a second index probe and heap visit per event).
   const sql = `
     WITH page AS (
-      SELECT events.transaction_id AS xid, events.position AS pos FROM events
+      SELECT events.transaction_id, events.position, id, stream, revision, type, recorded_at,
+             data, metadata
+        FROM events
        WHERE ${afterPositionCommitted}
        ORDER BY events.transaction_id, events.position
        LIMIT $3
     ), last_commit AS (
-      SELECT xid, max(pos) AS pos FROM page WHERE xid = (SELECT max(xid) FROM page) GROUP BY xid
-    ), keys AS (
-      SELECT xid, pos FROM page
+      SELECT transaction_id AS xid, max(position) AS pos FROM page
+       WHERE transaction_id = (SELECT max(transaction_id) FROM page) GROUP BY transaction_id
+    ), found AS (
+      SELECT * FROM page
       UNION ALL
-      SELECT e.transaction_id, e.position FROM events e, last_commit l
+      SELECT e.transaction_id, e.position, e.id, e.stream, e.revision, e.type, e.recorded_at,
+             e.data, e.metadata
+        FROM events e, last_commit l
        WHERE e.transaction_id = l.xid AND e.position > l.pos
     )
     SELECT ${eventColumns}, m.matched,
            CASE WHEN m.matched THEN data END AS data,
            CASE WHEN m.matched THEN metadata END AS metadata
-      FROM keys JOIN events ON events.transaction_id = keys.xid AND events.position = keys.pos,
-           LATERAL (SELECT ${matched} AS matched) AS m
+      FROM found AS events, LATERAL (SELECT ${matched} AS matched) AS m
      ORDER BY events.transaction_id, events.position`;
   return { sql, filterParams: filtered ? [types, prefixes] : [] };
 }
