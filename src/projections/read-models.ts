@@ -25,6 +25,7 @@ export const readModelMigrations: readonly string[] = [
   "009.do.read-model-details.sql",
   "011.do.idempotency-keys.sql",
   "013.do.cheaper-entry-triggers.sql",
+  "014.do.key-lookups-in-triggers.sql",
 ];
 
 /**

@@ -53,6 +53,21 @@ describe("migrations", () => {
     expect((refusal as Error).message).toMatch(/migration 4 was applied .* its file is gone/);
   });
 
+  it("the read models' triggers plan by key, never by reading a whole table", async () => {
+    await migrate(database.connectionString, { directory });
+    const functions = await database.pool.query<{ proname: string; proconfig: string[] }>(
+      `SELECT proname, proconfig FROM pg_proc
+        WHERE proname IN ('refuse_late_entries', 'adjust_account_balance', 'enforce_double_entry')
+        ORDER BY proname`,
+    );
+    expect(functions.rows).toEqual(
+      ["adjust_account_balance", "enforce_double_entry", "refuse_late_entries"].map((proname) => ({
+        proname,
+        proconfig: ["enable_seqscan=off"],
+      })),
+    );
+  });
+
   it("refuses a new migration numbered below the database's version, which would never run", async () => {
     const { version } = await migrate(database.connectionString, { directory });
     await writeFile(path.join(directory, "003.do.late.sql"), "CREATE TABLE late (id int);\n");
