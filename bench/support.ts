@@ -160,10 +160,10 @@ export class LatencyRecorder {
 }
 
 /**
- * CPU time (µs, user + system) used so far by this process's descendants that are still
- * running: the embedded cluster's postmaster, backends and background workers. Linux only
- * (/proc); undefined elsewhere or when Postgres is not a child (`DATABASE_URL`). A process
- * that exited takes its time with it, so read it around a workload, not across restarts.
+ * CPU time (µs, user + system) used so far by this process's descendants: the embedded
+ * cluster's postmaster, backends and background workers, with the backends that ended since
+ * (their time is their parent's once reaped). Linux only (/proc); undefined elsewhere or when
+ * Postgres is not a child (`DATABASE_URL`). Read it around a workload, not across restarts.
  */
 export function descendantsCpuMicros(): number | undefined {
   if (!existsSync("/proc/self/stat")) return undefined;
@@ -173,9 +173,14 @@ export function descendantsCpuMicros(): number | undefined {
     if (!/^\d+$/.test(name)) continue;
     const fields = procStatFields(Number(name));
     if (fields === undefined) continue;
-    // After "(comm)": state is field 3; ppid 4; utime 14 and stime 15, in clock ticks.
+    // After "(comm)": state is field 3; ppid 4; utime 14 and stime 15, in clock ticks; cutime
+    // 16 and cstime 17 are its children's that ended (a pool's backend closed mid-run is
+    // counted in its postmaster's, not lost).
     parents.set(Number(name), Number(fields[1]));
-    cpu.set(Number(name), Number(fields[11]) + Number(fields[12]));
+    cpu.set(
+      Number(name),
+      Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+    );
   }
   const descendants = new Set<number>([process.pid]);
   for (let grown = true; grown; ) {
