@@ -3,13 +3,12 @@
  * thread's checkpoints (X-Min-Position), a projector stopped on an event and a thread that
  * dies both turn health failing, and a thread that cannot start says why.
  */
-import { randomUUID } from "node:crypto";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectorThread } from "../../src/cli/projector-thread.js";
 import { appRole } from "../../src/db/roles.js";
 import { postgresLagProbe } from "../../src/projections/lag.js";
-import { startTestApi, type TestApi } from "./support.js";
+import { appendUnprojectableAccount, startTestApi, type TestApi } from "./support.js";
 
 const xcd = (value: string) => ({ value, currency: "XCD" });
 
@@ -65,32 +64,8 @@ describe("projectors on their own thread", () => {
   });
 
   it("reports a projector stopped on an event: health 503 naming it, the log line here", async () => {
-    // An account of a type never defined: only a bug or a hand-written event gets it into the
-    // log, and the read models' foreign key refuses it.
-    const accountId = randomUUID();
-    const appended = await api.store.append(
-      `account-${accountId}`,
-      "no_stream",
-      [
-        {
-          type: "AccountOpened",
-          data: {
-            accountId,
-            accountType: "NO_SUCH_TYPE",
-            normalBalance: "CREDIT",
-            allowNegative: false,
-            currency: "XCD",
-            country: null,
-            ownerId: null,
-            name: null,
-            metadata: {},
-            openedAt: new Date().toISOString(),
-          },
-        },
-      ],
-      { correlationId: "test", principal: "test", occurredAt: new Date() },
-    );
-    expect(await api.projector.waitFor(appended.position, 2_000)).toBe(false);
+    const { accountId, position } = await appendUnprojectableAccount(api.store);
+    expect(await api.projector.waitFor(position, 2_000)).toBe(false);
     let health = await api.call("GET", "/v1/health", { key: null });
     for (let attempt = 0; health.status === 200 && attempt < 50; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
