@@ -26,6 +26,7 @@ export const readModelMigrations: readonly string[] = [
   "011.do.idempotency-keys.sql",
   "013.do.cheaper-entry-triggers.sql",
   "014.do.key-lookups-in-triggers.sql",
+  "015.do.one-read-double-entry.sql",
 ];
 
 /**
@@ -82,7 +83,7 @@ export const checksRunAfterReplay: readonly ReplayedCheck[] = [
   {
     table: "ledger_transactions",
     trigger: "enforce_double_entry",
-    // enforce_double_entry() of migration 002: at least two entries, debits = credits per currency.
+    // enforce_double_entry() (migrations 002, 015): at least two entries, debits = credits per currency.
     violation: `
       WITH legs AS (
         SELECT posting_id, currency, count(*) AS entries,

@@ -188,7 +188,24 @@ describe("the ledger projection", () => {
         [funding, wallet],
       );
       await expect(client.query("COMMIT")).rejects.toThrow(
-        /does not balance|fewer than two entries/,
+        "ledger transaction 00000000-0000-4000-8000-000000000001 does not balance in XCD: debits 5.000000, credits 4.000000",
+      );
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+    }
+  });
+
+  it("refuses a hand-inserted ledger transaction with fewer than two entries at commit", async () => {
+    const client = await t.database.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO ledger_transactions (posting_id, status, principal, created_at, position)
+         VALUES ('00000000-0000-4000-8000-000000000002', 'POSTED', 'hand', now(), '0.0')`,
+      );
+      await expect(client.query("COMMIT")).rejects.toThrow(
+        "ledger transaction 00000000-0000-4000-8000-000000000002 has fewer than two entries",
       );
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
