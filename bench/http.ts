@@ -5,7 +5,7 @@
  * credits one merchant account).
  *
  * Usage: npm run bench:http -- [--seconds N] [--accounts N] [--connections N]
- *          [--workload uniform|hot|both] [--json] [--cpu-prof DIR]
+ *          [--workload uniform|hot|both] [--json] [--cpu-prof DIR] [--log-level LEVEL]
  *
  * With --json, one line per workload:
  *   {"workload":"uniform","postingsPerSecond":n,"p50Ms":n,"p99Ms":n,"non2xx":n,"serverCpuUsPerPosting":n}
@@ -31,6 +31,8 @@ interface Options {
   readonly json: boolean;
   /** A directory for the server's V8 CPU profile (open it in Chrome DevTools). */
   readonly cpuProfileDir: string | undefined;
+  /** The server's LOG_LEVEL (default warn: no line per request). */
+  readonly logLevel: string;
 }
 
 const currency = "XCD";
@@ -39,6 +41,8 @@ const fundingValue = "1000000.00";
 /** Requests in flight while the accounts are set up. */
 const setupConcurrency = 64;
 const serverStartWaitMsMax = 120_000;
+/** LOG_LEVEL values (README); `info` writes a line per request, as a server usually runs. */
+const serverLogLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
@@ -50,6 +54,7 @@ function parseOptions(argv: readonly string[]): Options {
       workload: { type: "string", default: "both" },
       json: { type: "boolean", default: false },
       "cpu-prof": { type: "string" },
+      "log-level": { type: "string", default: "warn" },
     },
   });
   const positive = (name: string, text: string) => {
@@ -62,6 +67,10 @@ function parseOptions(argv: readonly string[]): Options {
   if (workload !== "uniform" && workload !== "hot" && workload !== "both") {
     throw new Error("--workload must be uniform, hot or both");
   }
+  const logLevel = values["log-level"];
+  if (!serverLogLevels.includes(logLevel)) {
+    throw new Error(`--log-level must be one of ${serverLogLevels.join(", ")}`);
+  }
   return {
     seconds: positive("seconds", values.seconds),
     accounts: Math.max(2, positive("accounts", values.accounts)),
@@ -69,6 +78,7 @@ function parseOptions(argv: readonly string[]): Options {
     workloads: workload === "both" ? ["uniform", "hot"] : [workload],
     json: values.json,
     cpuProfileDir: values["cpu-prof"],
+    logLevel,
   };
 }
 
@@ -222,7 +232,7 @@ async function runWorkload(
 async function startServer(
   databaseUrl: string,
   key: string,
-  cpuProfileDir: string | undefined,
+  { cpuProfileDir, logLevel }: Pick<Options, "cpuProfileDir" | "logLevel">,
 ): Promise<{ child: ChildProcess; baseUrl: string }> {
   const port = await freePort();
   const profile =
@@ -237,7 +247,7 @@ async function startServer(
         PORT: String(port),
         HOST: "127.0.0.1",
         NOVA_ADMIN_KEY: key,
-        LOG_LEVEL: "warn",
+        LOG_LEVEL: logLevel,
         NODE_ENV: "production",
       },
       stdio: ["ignore", "inherit", "inherit"],
@@ -263,7 +273,7 @@ async function main(): Promise<void> {
   const key = randomBytes(32).toString("base64url");
   let child: ChildProcess | undefined;
   try {
-    const server = await startServer(database.connectionString, key, options.cpuProfileDir);
+    const server = await startServer(database.connectionString, key, options);
     child = server.child;
     const client = new Client(server.baseUrl, key);
     const log = (line: string) =>
