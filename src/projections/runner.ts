@@ -70,6 +70,12 @@ export interface ProjectorOptions {
   /** How lag is measured; by default from the Postgres events table on the runner's pool. */
   readonly lagProbe?: LagProbe;
   /**
+   * A filtered projection passes over pages with nothing of its own: it counts as having
+   * passed them at once, and writes its checkpoint past them at most this often (default
+   * `skippedCheckpointIntervalMsDefault`), not once a page. After a crash it reads them again.
+   */
+  readonly skippedCheckpointIntervalMs?: number;
+  /**
    * Told the new status whenever it changes: the checkpoint moved, the projector failed,
    * started or stopped (a projector thread forwards it to the process's side).
    */
@@ -86,12 +92,16 @@ export interface Projector {
 }
 
 export const projectorBatchSizeMaxDefault = 1_000;
+export const skippedCheckpointIntervalMsDefault = 1_000;
 /** Events that create the rows others refer to; a projection applies them first. */
 const recordTypes = new Set(["AccountTypeDefined", "AccountOpened", "PostingRecorded"]);
 
 export class ProjectorRunner implements Projector {
   private subscription: Subscription | undefined;
   private readonly projected = new ProjectedPosition();
+  /** Where the checkpoint row stands as this runner last wrote or read it. */
+  private stored: LogPosition | undefined;
+  private storedAtMs = 0;
   private state: ProjectorStatus["state"] = "stopped";
   private failure: ProjectorFailure | null = null;
   private stopping = false;
@@ -109,7 +119,9 @@ export class ProjectorRunner implements Projector {
   async start(): Promise<void> {
     await ensureCheckpoint(this.pool, this.projection.name);
     const checkpoint = await readCheckpoint(this.pool, this.projection.name);
-    this.projected.set(checkpoint?.position);
+    this.stored = checkpoint?.position;
+    this.storedAtMs = performance.now();
+    this.projected.set(this.stored);
     this.failure = null;
     this.stopping = false;
     this.state = "running";
@@ -167,6 +179,7 @@ export class ProjectorRunner implements Projector {
     if (subscription !== this.subscription || this.stopping) return;
     if (error instanceof CheckpointMoved) {
       this.projection.reset?.();
+      this.stored = error.stored;
       this.projected.set(error.stored);
       this.subscribeFrom(error.stored);
       this.changed();
@@ -197,6 +210,11 @@ export class ProjectorRunner implements Projector {
     ready: readonly RecordedEvent[],
     lastPosition: LogPosition,
   ): Promise<void> {
+    if (ready.length === 0 && !this.skippedCheckpointDue()) {
+      this.projected.set(lastPosition);
+      this.changed();
+      return;
+    }
     try {
       await this.inTransaction(ready, lastPosition);
     } catch (error) {
@@ -255,7 +273,7 @@ export class ProjectorRunner implements Projector {
       // (they commit together), so a restart projects them again. The read models never wait
       // for a WAL flush, and never delay the appends' own flushes.
       await client.query("BEGIN; SET LOCAL synchronous_commit TO off");
-      await lockCheckpoint(client, this.projection.name, this.projected.value ?? logStart);
+      await lockCheckpoint(client, this.projection.name, this.stored ?? logStart);
       if (events.length > 0) await this.projection.apply(client, events);
       await advanceCheckpoint(client, this.projection.name, lastPosition, events.length);
       await client.query("COMMIT");
@@ -267,8 +285,16 @@ export class ProjectorRunner implements Projector {
     } finally {
       client.release();
     }
+    this.stored = lastPosition;
+    this.storedAtMs = performance.now();
     this.projected.set(lastPosition);
     this.changed();
+  }
+
+  private skippedCheckpointDue(): boolean {
+    const intervalMs =
+      this.options.skippedCheckpointIntervalMs ?? skippedCheckpointIntervalMsDefault;
+    return performance.now() - this.storedAtMs >= intervalMs;
   }
 
   private fail(event: RecordedEvent, error: unknown): void {
