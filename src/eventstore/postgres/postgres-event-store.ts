@@ -154,7 +154,9 @@ export class PostgresEventStore implements EventStore {
   ): Map<string, StreamHead | undefined> | undefined {
     const heads = new Map<string, StreamHead | undefined>();
     for (const { stream, expected } of requests) {
-      const head = this.heads.get(stream);
+      // peek: recency is the append's to refresh (`remember` sets the head it wrote), and an
+      // LRU get that moves the entry costs more than the lookup itself.
+      const head = this.heads.peek(stream);
       const known =
         expected === "no_stream"
           ? head === undefined
