@@ -22,7 +22,6 @@ export interface ProjectorThreadConfig {
   readonly poolSizeMax: number;
   /** Set when the events live in KurrentDB (the read models stay in Postgres). */
   readonly kurrentDbUrl?: string;
-  readonly batchSizeMax?: number;
 }
 
 export type ThreadRequest = { readonly kind: "stop" };
@@ -54,7 +53,7 @@ class ThreadProjector implements Projector {
     private readonly lagProbe: LagProbe,
   ) {
     this.current = initial;
-    this.report(initial);
+    this.projected.set(positionOf(initial));
   }
 
   status(): ProjectorStatus {
@@ -71,7 +70,7 @@ class ThreadProjector implements Projector {
 
   report(status: ProjectorStatus): void {
     this.current = status;
-    this.projected.set(status.position === null ? undefined : parsePosition(status.position));
+    this.projected.set(positionOf(status));
   }
 
   /** The thread is gone: what it had not reported failed with it. */
@@ -159,4 +158,8 @@ export class ProjectorThread {
       if (status.state === "running") projector.report({ ...status, state: "stopped" });
     }
   }
+}
+
+function positionOf(status: ProjectorStatus): LogPosition | undefined {
+  return status.position === null ? undefined : parsePosition(status.position);
 }

@@ -40,7 +40,6 @@ async function start(): Promise<ProjectorRunner[]> {
     },
     lagProbe: async () => ({ events: 0, seconds: 0 }),
     onChange: (status: ProjectorStatus) => reply({ kind: "status", status }),
-    ...(config.batchSizeMax === undefined ? {} : { batchSizeMax: config.batchSizeMax }),
   });
   const runners = [
     new ProjectorRunner(store, pool, new LedgerProjection(), options("ledger")),

@@ -254,7 +254,7 @@ export class CommandPipeline {
     const taken =
       clear.pending.length > 0 || this.queue.length < splitSizeMin ? clear : this.take(size, true);
     if (taken.pending.length === 0) return undefined;
-    const flight: Flight = { decided: deferred(), committed: deferred() };
+    const flight = newFlight();
     for (const pending of taken.pending) {
       for (const stream of pending.command.streams) this.inFlight.set(stream, flight);
     }
@@ -375,7 +375,7 @@ export class CommandPipeline {
       // One command's data the store cannot take must not fail its neighbours. Each is decided
       // again alone, on what is committed (its bases are settled by now).
       for (const pending of batch.pending) {
-        const single: Batch = { pending: [pending], flight: unchained(), bases: new Map() };
+        const single: Batch = { pending: [pending], flight: newFlight(), bases: new Map() };
         await this.decideAndAppend(single, attempt + 1).catch((failure: unknown) =>
           pending.reject(failure),
         );
@@ -742,8 +742,8 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-/** A flight nothing is chained on (a command decided again alone). */
-function unchained(): Flight {
+/** A batch's flight, before its first decision. */
+function newFlight(): Flight {
   return { decided: deferred(), committed: deferred() };
 }
 

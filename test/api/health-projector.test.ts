@@ -3,7 +3,8 @@
  * naming the event, and /metrics says so too; it never skips the event.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendUnprojectableAccount, startTestApi, type TestApi } from "./support.js";
+import { appendUnprojectableAccount } from "../support/events.js";
+import { startTestApi, type TestApi } from "./support.js";
 
 let api: TestApi;
 beforeAll(async () => {

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectorThread } from "../../src/cli/projector-thread.js";
 import { appRole } from "../../src/db/roles.js";
 import { postgresLagProbe } from "../../src/projections/lag.js";
-import { appendUnprojectableAccount, startTestApi, type TestApi } from "./support.js";
+import { appendUnprojectableAccount } from "../support/events.js";
+import { startTestApi, type TestApi } from "./support.js";
 
 const xcd = (value: string) => ({ value, currency: "XCD" });
 

@@ -2,13 +2,12 @@
  * The whole HTTP API on a test database, over real HTTP: event store, command pipeline,
  * projector, read models and key store wired as the server wires them.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { ApiKeyStore } from "../../src/auth/keys.js";
 import { createLedgerApp } from "../../src/cli/ledger-app.js";
 import { createPool } from "../../src/db/pool.js";
 import { appRole } from "../../src/db/roles.js";
-import type { LogPosition } from "../../src/eventstore/port.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import type { Projector } from "../../src/projections/runner.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -123,38 +122,4 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       await database.drop();
     },
   };
-}
-
-/**
- * Appends, around the API, an account of a type that was never defined: the write side would
- * refuse it, so only a bug (or a hand-written event) gets it into the log, and the read
- * models' foreign key refuses it, stopping the ledger projector on it.
- */
-export async function appendUnprojectableAccount(
-  store: PostgresEventStore,
-): Promise<{ accountId: string; position: LogPosition }> {
-  const accountId = randomUUID();
-  const appended = await store.append(
-    `account-${accountId}`,
-    "no_stream",
-    [
-      {
-        type: "AccountOpened",
-        data: {
-          accountId,
-          accountType: "NO_SUCH_TYPE",
-          normalBalance: "CREDIT",
-          allowNegative: false,
-          currency: "XCD",
-          country: null,
-          ownerId: null,
-          name: null,
-          metadata: {},
-          openedAt: new Date().toISOString(),
-        },
-      },
-    ],
-    { correlationId: "test", principal: "test", occurredAt: new Date() },
-  );
-  return { accountId, position: appended.position };
 }

@@ -1,4 +1,5 @@
 import { Decimal } from "decimal.js";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   comparePositions,
@@ -167,50 +168,55 @@ describe("the ledger projection", () => {
     expect(status.rows).toEqual([{ status: "FROZEN" }]);
   }, 20_000);
 
+  /**
+   * Writes, as a hand at the database would, a POSTED ledger transaction `postingId` and what
+   * `entries` inserts, then commits: the answer of the double-entry check.
+   */
+  const commitByHand = async (
+    postingId: string,
+    entries?: (client: pg.PoolClient) => Promise<unknown>,
+  ): Promise<void> => {
+    const client = await t.database.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO ledger_transactions (posting_id, status, principal, created_at, position)
+         VALUES ($1, 'POSTED', 'hand', now(), '0.0')`,
+        [postingId],
+      );
+      await entries?.(client);
+      await client.query("COMMIT");
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+    }
+  };
+
   it("refuses a hand-inserted unbalanced ledger transaction at commit", async () => {
     const wallet = await openAccount(t.ledger);
     const posted = await t.ledger.recordPosting(transfer(funding, wallet, "1.00"), actor());
     if (!posted.ok) throw new Error("posting failed");
     await caughtUp(posted.position);
-    const client = await t.database.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query(
-        `INSERT INTO ledger_transactions (posting_id, status, principal, created_at, position)
-         VALUES ('00000000-0000-4000-8000-000000000001', 'POSTED', 'hand', now(), '0.0')`,
-      );
-      // Each entry's balance_after is right, so only the double-entry check can object.
-      await client.query(
+    const postingId = "00000000-0000-4000-8000-000000000001";
+    // Each entry's balance_after is right, so only the double-entry check can object.
+    const unbalanced = (client: pg.PoolClient) =>
+      client.query(
         `INSERT INTO ledger_entries (posting_id, account_id, account_revision, side, amount, currency, balance_after, posted_at)
-         SELECT '00000000-0000-4000-8000-000000000001', b.account_id, 999999, e.side, e.amount, 'XCD', b.posted + e.amount, now()
+         SELECT $3::uuid, b.account_id, 999999, e.side, e.amount, 'XCD', b.posted + e.amount, now()
            FROM (VALUES ($1::uuid, 'DEBIT', 5::numeric), ($2::uuid, 'CREDIT', 4::numeric)) AS e(account_id, side, amount)
            JOIN account_balances b ON b.account_id = e.account_id`,
-        [funding, wallet],
+        [funding, wallet, postingId],
       );
-      await expect(client.query("COMMIT")).rejects.toThrow(
-        "ledger transaction 00000000-0000-4000-8000-000000000001 does not balance in XCD: debits 5.000000, credits 4.000000",
-      );
-    } finally {
-      await client.query("ROLLBACK").catch(() => undefined);
-      client.release();
-    }
+    await expect(commitByHand(postingId, unbalanced)).rejects.toThrow(
+      `ledger transaction ${postingId} does not balance in XCD: debits 5.000000, credits 4.000000`,
+    );
   });
 
   it("refuses a hand-inserted ledger transaction with fewer than two entries at commit", async () => {
-    const client = await t.database.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query(
-        `INSERT INTO ledger_transactions (posting_id, status, principal, created_at, position)
-         VALUES ('00000000-0000-4000-8000-000000000002', 'POSTED', 'hand', now(), '0.0')`,
-      );
-      await expect(client.query("COMMIT")).rejects.toThrow(
-        "ledger transaction 00000000-0000-4000-8000-000000000002 has fewer than two entries",
-      );
-    } finally {
-      await client.query("ROLLBACK").catch(() => undefined);
-      client.release();
-    }
+    const postingId = "00000000-0000-4000-8000-000000000002";
+    await expect(commitByHand(postingId)).rejects.toThrow(
+      `ledger transaction ${postingId} has fewer than two entries`,
+    );
   });
 
   /** A new wallet whose balance row the projector has written. */

@@ -15,6 +15,7 @@ import {
   type TestLedger,
   transfer,
 } from "../commands/support.js";
+import { appendUnprojectableAccount } from "../support/events.js";
 import { checksums, discrepancies, position, transfers } from "./support.js";
 
 /**
@@ -392,29 +393,7 @@ describe("nova projections rebuild, on a log whose rows break a foreign key", ()
     await defineTypes(t.ledger);
     await openAccount(t.ledger);
     // What a buggy write side could append: an account of a type that was never defined.
-    const accountId = randomUUID();
-    await t.store.append(
-      `account-${accountId}`,
-      "no_stream",
-      [
-        {
-          type: "AccountOpened",
-          data: {
-            accountId,
-            accountType: "NEVER_DEFINED",
-            normalBalance: "CREDIT",
-            allowNegative: false,
-            currency: "XCD",
-            country: null,
-            ownerId: null,
-            name: null,
-            metadata: {},
-            openedAt: new Date().toISOString(),
-          },
-        },
-      ],
-      { correlationId: randomUUID(), principal: "bug", occurredAt: new Date() },
-    );
+    await appendUnprojectableAccount(t.store);
     const ledgerEntries = async () =>
       (await t.database.pool.query("SELECT $1::regclass::oid AS oid", ["ledger_entries"])).rows[0];
     const before = await ledgerEntries();
