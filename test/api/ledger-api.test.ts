@@ -52,8 +52,20 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 async function funded(value: string) {
   const funding = await open("SUSPENSE");
   const wallet = await open();
-  expect((await post(transfer(funding.id, wallet.id, value))).status).toBe(201);
-  return { funding: funding.id, wallet: wallet.id };
+  const posted = await post(transfer(funding.id, wallet.id, value));
+  expect(posted.status).toBe(201);
+  return { funding: funding.id, wallet: wallet.id, fundedAt: posted.body.createdAt as string };
+}
+
+/**
+ * An instant strictly after `instant`, once the clock has passed it: times are kept to the
+ * millisecond, so a window built from `new Date()` alone can start in the very millisecond of a
+ * posting answered just before, and take it in.
+ */
+async function instantAfter(instant: string): Promise<string> {
+  const after = Date.parse(instant) + 1;
+  while (Date.now() < after) await new Promise((resolve) => setTimeout(resolve, 1));
+  return new Date(after).toISOString();
 }
 
 function expectProblem(response: ApiResponse, status: number, code: string) {
@@ -425,8 +437,8 @@ describe("postings", () => {
   });
 
   it("lists postings by account and status, in time windows", async () => {
-    const { funding, wallet } = await funded("9.00");
-    const start = new Date().toISOString();
+    const { funding, wallet, fundedAt } = await funded("9.00");
+    const start = await instantAfter(fundedAt);
     const a = await post(transfer(wallet, funding, "1.00"));
     const b = await post(transfer(wallet, funding, "2.00"));
     await api.call("POST", `/v1/postings/${a.body.id}/reverse`, { body: { reason: "x" } });
