@@ -10,7 +10,8 @@
  * what waited while the previous one committed.
  *
  * Usage: npm run bench:commands -- [--seconds N] [--accounts N] [--submitters N]
- *          [--durability full|none] [--batch-size N] [--batches-in-flight N] [--json]
+ *          [--durability full|none] [--batch-size N] [--batches-in-flight N]
+ *          [--workload uniform|hot|both] [--json]
  */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -49,6 +50,7 @@ interface Options {
   readonly json: boolean;
   readonly batchSizeMax: number;
   readonly batchesInFlightMax: number;
+  readonly workloads: readonly WorkloadName[];
 }
 
 interface Report {
@@ -60,6 +62,11 @@ interface Report {
   readonly conflicts: number;
   readonly rejected: number;
   readonly nodeCpuUsPerPosting: number;
+  /**
+   * The share of the run this process's event loop was busy (0–1): near 1, this one thread
+   * bounds the rate; well below, the postings wait on the store.
+   */
+  readonly eventLoopBusy: number;
   /** The embedded cluster's CPU per posting (undefined on `DATABASE_URL`). */
   readonly pgCpuUsPerPosting: number | undefined;
 }
@@ -73,6 +80,7 @@ function parseOptions(): Options {
       durability: { type: "string", default: "full" },
       "batch-size": { type: "string", default: String(batchSizeMaxDefault) },
       "batches-in-flight": { type: "string", default: String(batchesInFlightMaxDefault) },
+      workload: { type: "string", default: "both" },
       json: { type: "boolean", default: false },
     },
   });
@@ -85,6 +93,10 @@ function parseOptions(): Options {
   if (values.durability !== "full" && values.durability !== "none") {
     throw new Error("--durability must be full or none");
   }
+  const workload = values.workload;
+  if (workload !== "uniform" && workload !== "hot" && workload !== "both") {
+    throw new Error("--workload must be uniform, hot or both");
+  }
   return {
     seconds: positive("seconds", values.seconds),
     accounts: positive("accounts", values.accounts),
@@ -93,6 +105,7 @@ function parseOptions(): Options {
     json: values.json,
     batchSizeMax: positive("batch-size", values["batch-size"]),
     batchesInFlightMax: positive("batches-in-flight", values["batches-in-flight"]),
+    workloads: workload === "both" ? ["uniform", "hot"] : [workload],
   };
 }
 
@@ -125,7 +138,7 @@ async function main(): Promise<void> {
     );
     const setup = await createAccounts(ledger, options.accounts);
     const reports: Report[] = [];
-    for (const workload of ["uniform", "hot"] as const) {
+    for (const workload of options.workloads) {
       Object.assign(stats, { batches: 0, commands: 0, conflicts: 0 });
       const next =
         workload === "uniform"
@@ -207,6 +220,7 @@ async function drive(
     | "p99Ms"
     | "rejected"
     | "nodeCpuUsPerPosting"
+    | "eventLoopBusy"
     | "pgCpuUsPerPosting"
   >
 > {
@@ -215,6 +229,7 @@ async function drive(
   let rejected = 0;
   const startedMs = performance.now();
   const startedCpu = process.cpuUsage();
+  const startedElu = performance.eventLoopUtilization();
   const startedPgCpu = descendantsCpuMicros();
   const endMs = startedMs + options.seconds * 1_000;
   const submitter = async () => {
@@ -229,6 +244,7 @@ async function drive(
   await Promise.all(Array.from({ length: options.submitters }, submitter));
   const elapsedSeconds = (performance.now() - startedMs) / 1_000;
   const cpu = process.cpuUsage(startedCpu);
+  const { utilization } = performance.eventLoopUtilization(startedElu);
   const endedPgCpu = descendantsCpuMicros();
   const [p50, p99] = latencies.percentilesMs([0.5, 0.99]);
   return {
@@ -239,6 +255,7 @@ async function drive(
     // This process's CPU (pipeline, store client and the submitters) per accepted posting:
     // steadier than postings/s when the machine is shared.
     nodeCpuUsPerPosting: Math.round((cpu.user + cpu.system) / Math.max(accepted, 1)),
+    eventLoopBusy: round(utilization),
     pgCpuUsPerPosting:
       startedPgCpu === undefined || endedPgCpu === undefined
         ? undefined

@@ -9,8 +9,11 @@
  * first those clear of every stream in flight (their batches commit side by side); when none
  * is, a batch of commands on streams in flight is *chained*: decided at once on the states the
  * batches before it will leave, and appended only after those committed exactly as decided
- * (else it is decided again on what the store holds). A hot account so stays busy in the
- * database while its next batch is decided. A command that cannot be taken waits, and so does
+ * (else it is decided again on what the store holds). Its events are sealed (ids, hash chains)
+ * meanwhile too, when the store can (`prepareAppend`), and it is sent before the batch it is
+ * chained on answers its commands: from one commit to the next there is only the write. A hot
+ * account so stays busy in the database while its next batch is decided and sealed. A
+ * command that cannot be taken waits, and so does
  * every later command on its streams: each stream's commands apply in submitted order.
  */
 import { isRejection, type Rejection } from "../domain/errors.js";
@@ -21,6 +24,7 @@ import {
   formatPosition,
   type JsonObject,
   type LogPosition,
+  type PreparedAppend,
   type StreamAppend,
 } from "../eventstore/port.js";
 import { AggregateCache, type LoadedStream } from "./aggregate-cache.js";
@@ -142,6 +146,13 @@ interface Flight {
   readonly decided: Deferred<void>;
   /** True once the batch's first decision is committed as it was decided; false otherwise. */
   readonly committed: Deferred<boolean>;
+  /**
+   * Its first decision's append sealed ahead (when the store can), once made: a batch
+   * chained on it is sealed on it meanwhile. Undefined when there is none.
+   */
+  readonly prepared: Deferred<PreparedAppend | undefined>;
+  /** Whether a later batch is chained on this one (it waits for `committed`). */
+  chainedOn?: boolean;
 }
 
 interface Batch {
@@ -278,7 +289,10 @@ export class CommandPipeline {
       pending.push(waiting);
       for (const stream of streams) {
         const base = this.inFlight.get(stream);
-        if (base !== undefined) bases.set(stream, base);
+        if (base !== undefined) {
+          bases.set(stream, base);
+          base.chainedOn = true;
+        }
       }
     }
     if (pending.length > 0) {
@@ -304,6 +318,7 @@ export class CommandPipeline {
     } finally {
       // No-ops when already settled: a batch that failed before deciding, or was decided again.
       flight.decided.resolve();
+      flight.prepared.resolve(undefined);
       flight.committed.resolve(false);
       for (const pending of batch.pending) {
         for (const stream of pending.command.streams) {
@@ -320,9 +335,15 @@ export class CommandPipeline {
     const working = await this.loadAll(batch, attempt > 0);
     const now = this.clock();
     const decided = decideBatch(commands, working, now);
+    const context = commands[0]?.command.context ?? systemContext(now);
+    let prepared: PreparedAppend | undefined;
     if (attempt === 0) {
       flight.working = working;
       flight.decided.resolve();
+      // Sealing the events is most of an append's work here: done while the batches this one
+      // is chained on are in flight, it is off the path from their commit to this one's.
+      prepared = await this.prepare(batch, decided.appends, context);
+      flight.prepared.resolve(prepared);
       // Nothing is written or answered on a state until the batches before it are committed.
       if (!(await basesCommitted(batch))) {
         await this.decideAndAppend(batch, attempt + 1);
@@ -344,21 +365,48 @@ export class CommandPipeline {
     }
     const startedMs = performance.now();
     try {
-      const result = await this.store.appendMulti(
-        decided.appends,
-        commands[0]?.command.context ?? systemContext(now),
-      );
+      const result =
+        prepared !== undefined && this.store.appendPrepared !== undefined
+          ? await this.store.appendPrepared(prepared)
+          : await this.store.appendMulti(decided.appends, context);
       this.options.observer?.batchAppended?.({
         commands: decided.answers.length,
         events: decided.eventCount,
         durationMs: performance.now() - startedMs,
       });
-      this.remember(working, decided.written, result.position, uncachedOf(commands));
       if (attempt === 0) flight.committed.resolve(true);
+      // The batches chained on this one send their appends before its commands are answered:
+      // the answers start new commands, whose work would otherwise come first.
+      if (flight.chainedOn === true) await new Promise((resolve) => setImmediate(resolve));
+      this.remember(working, decided.written, result.position, uncachedOf(commands));
       settle(answers, result.position, this.options.observer);
     } catch (error) {
       await this.recover(batch, attempt, error);
     }
+  }
+
+  /**
+   * The batch's append sealed ahead, on the appends of the batches it is chained on (once
+   * they are sealed), if the store can: they are written before it, each once the one before
+   * committed. Nothing is awaited for a batch chained on none.
+   */
+  private async prepare(
+    batch: Batch,
+    appends: readonly StreamAppend[],
+    context: AppendContext,
+  ): Promise<PreparedAppend | undefined> {
+    if (appends.length === 0 || this.store.prepareAppend === undefined) return undefined;
+    const after: PreparedAppend[] = [];
+    if (batch.bases.size > 0) {
+      for (const prepared of await Promise.all(
+        [...new Set(batch.bases.values())].map((base) => base.prepared.promise),
+      )) {
+        // A base with nothing sealed ahead: this batch is sealed when it is written.
+        if (prepared === undefined) return undefined;
+        after.push(prepared);
+      }
+    }
+    return this.store.prepareAppend(appends, context, after);
   }
 
   private async recover(batch: Batch, attempt: number, error: unknown): Promise<void> {
@@ -744,7 +792,7 @@ function deferred<T>(): Deferred<T> {
 
 /** A batch's flight, before its first decision. */
 function newFlight(): Flight {
-  return { decided: deferred(), committed: deferred() };
+  return { decided: deferred(), committed: deferred(), prepared: deferred() };
 }
 
 function emptyStream(stream: string): LoadedStream {

@@ -101,6 +101,16 @@ export interface AppendResult {
   readonly streams: readonly StreamAppendResult[];
 }
 
+/**
+ * An append sealed ahead of its write (`EventStore.prepareAppend`): its events' ids and hash
+ * chains are fixed, so that writing it later is only the write. An adapter reads its own
+ * prepared appends; any other is appended as `requests` under `context`.
+ */
+export interface PreparedAppend {
+  readonly requests: readonly StreamAppend[];
+  readonly context: AppendContext;
+}
+
 export interface RecordedEvent {
   readonly id: string;
   readonly stream: string;
@@ -185,6 +195,25 @@ export interface EventStore {
    * written, or nothing is. Streams must be distinct; each request needs at least one event.
    */
   appendMulti(requests: readonly StreamAppend[], context: AppendContext): Promise<AppendResult>;
+  /**
+   * Optional: seals an append now, to be written later by `appendPrepared`, so that a writer
+   * can do that work while the appends before it are in flight. Each stream's chain continues
+   * from the last event `after` writes to it (appends the caller writes before this one, each
+   * only once the one before it committed), or else from the head the store last saw.
+   * Undefined when it cannot be sealed ahead (a head not known, data it refuses): then the
+   * caller appends with `appendMulti`, which says why.
+   */
+  prepareAppend?(
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+    after: readonly PreparedAppend[],
+  ): PreparedAppend | undefined;
+  /**
+   * Writes a prepared append, with `appendMulti`'s checks and outcome. When a stream's head is
+   * no longer the one it was sealed on (an append it was sealed after was written otherwise,
+   * or not at all), its events are sealed again first: a hash chain never skips an event.
+   */
+  appendPrepared?(prepared: PreparedAppend): Promise<AppendResult>;
   /** A missing stream reads as no events, not as an error. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;

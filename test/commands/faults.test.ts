@@ -13,6 +13,7 @@ import type {
 } from "../../src/commands/pipeline.js";
 import { accountStream, referenceStream } from "../../src/domain/streams.js";
 import { EventStoreUnavailable } from "../../src/eventstore/errors.js";
+import { verifyChain } from "../../src/eventstore/hash-chain.js";
 import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import {
   accountFacts,
@@ -254,7 +255,17 @@ describe("a read that answers late", () => {
   });
 });
 
-describe("a batch chained on one that does not commit as decided", () => {
+describe.each([
+  { sealAhead: true, way: "sealed ahead" },
+  { sealAhead: false, way: "sealed when written" },
+])("a batch chained on one that does not commit as decided ($way)", ({ sealAhead }) => {
+  beforeAll(() => {
+    faulty.sealAhead = sealAhead;
+  });
+  afterAll(() => {
+    faulty.sealAhead = true;
+  });
+
   // 64 postings on one account at once: the first 32 form a batch, the other 32 a batch chained
   // on it, decided on what the first will leave and appended once it has committed.
   const hotPostings = (payer: string, payees: readonly string[], value: string) =>
@@ -269,8 +280,27 @@ describe("a batch chained on one that does not commit as decided", () => {
   async function expectExactHistory(accountId: string): Promise<void> {
     const { events } = await replayStream(t.store, accountStream(accountId));
     expect(balanceChainBreaks(events)).toEqual([]);
+    expect(verifyChain(events)).toEqual([]);
     await expectCacheMatchesStore(accountId);
   }
+
+  it("(the first commits) the chained batch is sealed while the first is in flight, written after it", async () => {
+    const payer = await fundedWallet("64.00");
+    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const openAppends = faulty.holdAppends();
+    const [calls, sealed] = [faulty.appendCalls, faulty.sealedAhead];
+    const racing = hotPostings(payer, payees, "1.00");
+    while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The first batch waits at the store's door; the chained one waits for its commit.
+    expect(faulty.appendCalls).toBe(calls + 1);
+    expect(faulty.sealedAhead - sealed).toBe(sealAhead ? 2 : 0);
+    openAppends();
+    expect(codes(await racing)).toEqual(Array(64).fill("OK"));
+    expect(await posted(payer)).toBe("0.00");
+    await expectExactHistory(payer);
+    for (const payee of payees) await expectExactHistory(payee);
+  });
 
   it("an outage on the first: the chained batch is decided again on what was committed", async () => {
     const payer = await fundedWallet("40.00");

@@ -18,6 +18,7 @@ import type {
   ExpectedRevision,
   LogPosition,
   NewEvent,
+  PreparedAppend,
   ReadAllOptions,
   ReadAllResult,
   ReadStreamOptions,
@@ -187,6 +188,10 @@ type AppendFault = "refuse" | "lose-reply";
  */
 export class FaultyStore implements EventStore {
   appendCalls = 0;
+  /** Appends sealed ahead (`prepareAppend` answered with one). */
+  sealedAhead = 0;
+  /** Off: nothing is sealed ahead, every append goes through appendMulti. */
+  sealAhead = true;
   private fault: { mode: AppendFault; error: Error } | undefined;
   private refuseWith: EventStore | undefined;
   private gateOpen: Promise<void> | undefined;
@@ -223,9 +228,35 @@ export class FaultyStore implements EventStore {
     return this.appendMulti([{ stream, expected, events }], context);
   }
 
-  async appendMulti(
+  appendMulti(requests: readonly StreamAppend[], context: AppendContext): Promise<AppendResult> {
+    return this.faulted(requests, context, () => this.real.appendMulti(requests, context));
+  }
+
+  prepareAppend(
     requests: readonly StreamAppend[],
     context: AppendContext,
+    after: readonly PreparedAppend[],
+  ): PreparedAppend | undefined {
+    if (!this.sealAhead) return undefined;
+    const prepared = this.real.prepareAppend?.(requests, context, after);
+    if (prepared !== undefined) this.sealedAhead++;
+    return prepared;
+  }
+
+  appendPrepared(prepared: PreparedAppend): Promise<AppendResult> {
+    const { requests, context } = prepared;
+    return this.faulted(requests, context, () =>
+      this.real.appendPrepared === undefined
+        ? this.real.appendMulti(requests, context)
+        : this.real.appendPrepared(prepared),
+    );
+  }
+
+  /** An append through the gate and the fault set for the next one, if any. */
+  private async faulted(
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+    write: () => Promise<AppendResult>,
   ): Promise<AppendResult> {
     this.appendCalls++;
     if (this.gateOpen !== undefined) await this.gateOpen;
@@ -235,7 +266,7 @@ export class FaultyStore implements EventStore {
       if (this.refuseWith !== undefined) return this.refuseWith.appendMulti(requests, context);
       throw fault.error;
     }
-    const result = await this.real.appendMulti(requests, context);
+    const result = await write();
     if (fault?.mode === "lose-reply") throw fault.error;
     return result;
   }

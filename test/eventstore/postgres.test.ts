@@ -133,6 +133,109 @@ describe("postgres event store", () => {
     expect(verifyChain(events)).toEqual([]);
   });
 
+  describe("appends sealed ahead", () => {
+    const event = (type: string) => ({ type, data: { type } });
+    const typesOf = async (stream: string) => (await store.readStream(stream)).map((e) => e.type);
+    async function expectChained(stream: string, types: string[]): Promise<void> {
+      const events = await store.readStream(stream);
+      expect(events.map((e) => e.type)).toEqual(types);
+      expect(events.map((e) => e.revision)).toEqual(types.map((_, at) => at));
+      expect(verifyChain(events)).toEqual([]);
+    }
+    /** A hot stream with one event, and an append sealed on the one before it. */
+    async function sealedPair() {
+      const hot = `account-ahead-${randomUUID()}`;
+      const wallet = `account-ahead-${randomUUID()}`;
+      await store.append(hot, "no_stream", [event("Opened")], context());
+      const first = store.prepareAppend(
+        [{ stream: hot, expected: 0, events: [event("A1"), event("A2")] }],
+        context(),
+        [],
+      );
+      expect(first).toBeDefined();
+      if (first === undefined) throw new Error("unreachable");
+      // Expects revision 2: what the first, not yet written, will leave.
+      const second = store.prepareAppend(
+        [
+          { stream: hot, expected: 2, events: [event("B1")] },
+          { stream: wallet, expected: "no_stream", events: [event("B2")] },
+        ],
+        context(),
+        [first],
+      );
+      expect(second).toBeDefined();
+      if (second === undefined) throw new Error("unreachable");
+      return { hot, wallet, first, second };
+    }
+
+    it("writes an append sealed on one not yet written, once that one is, chained on it", async () => {
+      const { hot, wallet, first, second } = await sealedPair();
+      const written = await store.appendPrepared(first);
+      expect(written.streams).toEqual([{ stream: hot, revision: 2 }]);
+      const after = await store.appendPrepared(second);
+      expect(after.streams).toEqual([
+        { stream: hot, revision: 3 },
+        { stream: wallet, revision: 0 },
+      ]);
+      expect(comparePositions(written.position, after.position)).toBeLessThan(0);
+      await expectChained(hot, ["Opened", "A1", "A2", "B1"]);
+      await expectChained(wallet, ["B2"]);
+    });
+
+    it("seals again when the append it was sealed on was written otherwise (other ids, other hashes)", async () => {
+      const { hot, wallet, first, second } = await sealedPair();
+      // The same events written through appendMulti: sealed anew, with ids of their own.
+      await store.appendMulti(first.requests, first.context);
+      await store.appendPrepared(second);
+      await expectChained(hot, ["Opened", "A1", "A2", "B1"]);
+      await expectChained(wallet, ["B2"]);
+    });
+
+    it("refuses, writing nothing, when the append it was sealed on was never written", async () => {
+      const { hot, wallet, second } = await sealedPair();
+      const refusal = await store.appendPrepared(second).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(WrongExpectedRevision);
+      expect(refusal).toMatchObject({ stream: hot, expected: 2, actual: 0 });
+      expect(await typesOf(hot)).toEqual(["Opened"]);
+      expect(await typesOf(wallet)).toEqual([]);
+    });
+
+    it("refuses, writing nothing, when another writer moved a stream after it was sealed", async () => {
+      const stream = `account-ahead-${randomUUID()}`;
+      await store.append(stream, "no_stream", [event("Opened")], context());
+      const prepared = store.prepareAppend(
+        [{ stream, expected: 0, events: [event("Late")] }],
+        context(),
+        [],
+      );
+      if (prepared === undefined) throw new Error("a remembered head seals ahead");
+      await new PostgresEventStore(database.pool).append(stream, 0, [event("Other")], context());
+      const refusal = await store.appendPrepared(prepared).catch((error: unknown) => error);
+      expect(refusal).toMatchObject({ stream, expected: 0, actual: 1 });
+      await expectChained(stream, ["Opened", "Other"]);
+    });
+
+    it("does not seal ahead on a head it does not know, or data it would refuse", async () => {
+      const stream = `account-ahead-${randomUUID()}`;
+      await store.append(stream, "no_stream", [event("Opened")], context());
+      const stranger = new PostgresEventStore(database.pool);
+      expect(
+        stranger.prepareAppend([{ stream, expected: 0, events: [event("X")] }], context(), []),
+      ).toBeUndefined();
+      // Expecting another revision than the head it knows.
+      expect(
+        store.prepareAppend([{ stream, expected: 5, events: [event("X")] }], context(), []),
+      ).toBeUndefined();
+      const twice = [
+        { stream, expected: 0, events: [event("X")] },
+        { stream, expected: 0, events: [event("Y")] },
+      ];
+      expect(store.prepareAppend(twice, context(), [])).toBeUndefined();
+      await expect(store.appendMulti(twice, context())).rejects.toBeInstanceOf(InvalidAppend);
+      expect(await typesOf(stream)).toEqual(["Opened"]);
+    });
+  });
+
   it("several processes appending on the heads they remember (one statement each, crossing streams) and locked writers beside them, write each revision once, gap-free and chained, in order for readers", async () => {
     const prefix = `account-cross-${randomUUID()}`;
     const streams = Array.from({ length: 6 }, (_, index) => `${prefix}-${index}`);

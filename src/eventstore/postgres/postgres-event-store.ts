@@ -17,6 +17,7 @@ import type {
   JsonObject,
   LogPosition,
   NewEvent,
+  PreparedAppend,
   ReadAllOptions,
   ReadAllResult,
   ReadStreamOptions,
@@ -127,14 +128,72 @@ export class PostgresEventStore implements EventStore {
     const known = this.options.beforeCommit === undefined ? this.knownHeads(requests) : undefined;
     if (known !== undefined) {
       const sealed = this.seal(requests, context, (stream) => known.get(stream));
-      try {
-        const result = await this.insert(this.pool, sealed);
-        return this.appended(sealed, result);
-      } catch (error) {
-        if (!isWriteConflict(error)) throw translateError(error);
-        for (const request of requests) this.heads.delete(request.stream);
-      }
+      const written = await this.writeOptimistic(requests, sealed);
+      if (written !== undefined) return written;
     }
+    return this.appendLockedRetrying(requests, context);
+  }
+
+  /**
+   * Seals an append on the heads `after` will leave (or this store remembers), for the
+   * one-statement way: only when each expectation is exactly such a head. See the port.
+   */
+  prepareAppend(
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+    after: readonly PreparedAppend[],
+  ): PreparedAppend | undefined {
+    if (this.options.beforeCommit !== undefined) return undefined;
+    try {
+      assertAppend(requests, context);
+      const heads = this.knownHeads(requests, (stream) => tailIn(this, after, stream));
+      if (heads === undefined) return undefined;
+      const sealed = this.seal(requests, context, (stream) => heads.get(stream));
+      return new SealedAhead(this, requests, context, sealed, heads);
+    } catch (error) {
+      // Refused data: appendMulti refuses it again, and says why, where it is written.
+      if (error instanceof InvalidAppend) return undefined;
+      throw error;
+    }
+  }
+
+  async appendPrepared(prepared: PreparedAppend): Promise<AppendResult> {
+    if (!(prepared instanceof SealedAhead && prepared.store === this && this.stillOn(prepared)))
+      return this.appendMulti(prepared.requests, prepared.context);
+    const written = await this.writeOptimistic(prepared.requests, prepared.sealed);
+    return written ?? this.appendLockedRetrying(prepared.requests, prepared.context);
+  }
+
+  /** Whether every stream's remembered head is still the one `prepared` was sealed on. */
+  private stillOn(prepared: SealedAhead): boolean {
+    for (const [stream, head] of prepared.sealedOn) {
+      const now = this.heads.peek(stream);
+      if (now?.revision !== head?.revision || now?.lastHash !== head?.lastHash) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The one-statement way: undefined when a stream moved past its expectation (nothing was
+   * written; its remembered head is forgotten).
+   */
+  private async writeOptimistic(
+    requests: readonly StreamAppend[],
+    sealed: SealedAppend,
+  ): Promise<AppendResult | undefined> {
+    try {
+      return this.appended(sealed, await this.insert(this.pool, sealed));
+    } catch (error) {
+      if (!isWriteConflict(error)) throw translateError(error);
+      for (const request of requests) this.heads.delete(request.stream);
+      return undefined;
+    }
+  }
+
+  private async appendLockedRetrying(
+    requests: readonly StreamAppend[],
+    context: AppendContext,
+  ): Promise<AppendResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.appendLocked(requests, context);
@@ -148,15 +207,19 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** The remembered head of every stream, when each is what its expectation names. */
+  /**
+   * The head of every stream, when each is what its expectation names: the one `pending`
+   * names (an append not yet written), else the one this store remembers.
+   */
   private knownHeads(
     requests: readonly StreamAppend[],
+    pending: (stream: string) => StreamHead | undefined = () => undefined,
   ): Map<string, StreamHead | undefined> | undefined {
     const heads = new Map<string, StreamHead | undefined>();
     for (const { stream, expected } of requests) {
       // peek: recency is the append's to refresh (`remember` sets the head it wrote), and an
       // LRU get that moves the entry costs more than the lookup itself.
-      const head = this.heads.peek(stream);
+      const head = pending(stream) ?? this.heads.peek(stream);
       const known =
         expected === "no_stream"
           ? head === undefined
@@ -405,6 +468,42 @@ interface SealedAppend {
   readonly streams: readonly StreamAppendResult[];
   /** The hash of each stream's last new event, in the order of `streams`. */
   readonly lastHashes: readonly string[];
+}
+
+/** An append this store sealed ahead: its events, and each stream's head they chain on. */
+class SealedAhead implements PreparedAppend {
+  constructor(
+    readonly store: PostgresEventStore,
+    readonly requests: readonly StreamAppend[],
+    readonly context: AppendContext,
+    readonly sealed: SealedAppend,
+    readonly sealedOn: ReadonlyMap<string, StreamHead | undefined>,
+  ) {}
+
+  /** The stream's head once this is written, if it writes the stream. */
+  tailOf(stream: string): StreamHead | undefined {
+    const index = this.sealed.streams.findIndex((written) => written.stream === stream);
+    const written = this.sealed.streams[index];
+    const lastHash = this.sealed.lastHashes[index];
+    return written === undefined || lastHash === undefined
+      ? undefined
+      : { revision: written.revision, lastHash };
+  }
+}
+
+/** The head the last of `after` (sealed by `store`) to write `stream` leaves it at. */
+function tailIn(
+  store: PostgresEventStore,
+  after: readonly PreparedAppend[],
+  stream: string,
+): StreamHead | undefined {
+  for (let index = after.length - 1; index >= 0; index--) {
+    const prepared = after[index];
+    const ours = prepared instanceof SealedAhead && prepared.store === store;
+    const tail = ours ? prepared.tailOf(stream) : undefined;
+    if (tail !== undefined) return tail;
+  }
+  return undefined;
 }
 
 /** A unique (stream, revision) taken by another writer, or two writers crossing. */
