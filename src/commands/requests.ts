@@ -3,8 +3,8 @@
  * (UUIDv5 of principal and key, so the posting stream's "must not exist" check is the guard)
  * and request hashes that tell a replay from a reused key.
  */
-import { createHash, hash, randomUUID } from "node:crypto";
-import { v5 as uuidv5 } from "uuid";
+import { createHash, hash } from "node:crypto";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { canonicalJsonOf } from "../eventstore/canonical-json.js";
 
 /** Namespace of Nova's derived ids (a fixed random UUID; never change it). */
@@ -27,12 +27,16 @@ export interface CreationId {
 /**
  * The id of what a request creates: the client's own id, or one derived from its idempotency
  * key, or a fresh one. `operation` keeps one key from colliding across kinds of request.
+ * A fresh id is a UUIDv7 (time-ordered): the streams and read-model rows named by it are then
+ * written at the end of their indexes rather than all over them, which keeps the pages a
+ * ledger writes few as it grows (bench:commands, 216,000 postings: a tenth less WAL, half the
+ * full-page images of random v4 ids).
  */
 export function creationId(actor: Actor, operation: string, clientId?: string | null): CreationId {
   const key = actor.idempotencyKey;
   if (clientId !== undefined && clientId !== null)
     return { id: clientId, idempotent: key !== undefined };
-  if (key === undefined) return { id: randomUUID(), idempotent: false };
+  if (key === undefined) return { id: uuidv7(), idempotent: false };
   return {
     id: uuidv5(`${actor.principal}\n${operation}\n${key}`, idempotencyNamespace),
     idempotent: true,
