@@ -3,8 +3,8 @@
  * (UUIDv5 of principal and key, so the posting stream's "must not exist" check is the guard)
  * and request hashes that tell a replay from a reused key.
  */
-import { createHash, hash } from "node:crypto";
-import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+import { createHash, hash, randomUUID } from "node:crypto";
+import { v5 as uuidv5 } from "uuid";
 import { canonicalJsonOf } from "../eventstore/canonical-json.js";
 
 /** Namespace of Nova's derived ids (a fixed random UUID; never change it). */
@@ -36,11 +36,35 @@ export function creationId(actor: Actor, operation: string, clientId?: string | 
   const key = actor.idempotencyKey;
   if (clientId !== undefined && clientId !== null)
     return { id: clientId, idempotent: key !== undefined };
-  if (key === undefined) return { id: uuidv7(), idempotent: false };
+  if (key === undefined) return { id: timeOrderedUuid(), idempotent: false };
   return {
     id: uuidv5(`${actor.principal}\n${operation}\n${key}`, idempotencyNamespace),
     idempotent: true,
   };
+}
+
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, a 12-bit counter that orders the
+ * ids of one millisecond (method 1; a counter that runs out moves on to the next
+ * millisecond), and 62 random bits. The random bits come from `randomUUID`, which draws from
+ * a pool: the `uuid` package's v7 draws 16 bytes per id, ~4 µs of a posting's CPU.
+ */
+export function timeOrderedUuid(nowMs: number = Date.now()): string {
+  if (nowMs > lastMs) {
+    lastMs = nowMs;
+    sequence = 0;
+  } else if (++sequence > 0xfff) {
+    lastMs++;
+    sequence = 0;
+  }
+  const time = lastMs.toString(16).padStart(12, "0");
+  // randomUUID: xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V already the variant 10xx.
+  const random = randomUUID();
+  const counter = sequence.toString(16).padStart(3, "0");
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${counter}${random.slice(18)}`;
 }
 
 /** SHA-256 over the canonical JSON (RFC 8785) of what was asked. */

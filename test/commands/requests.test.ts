@@ -1,6 +1,6 @@
 import { validate, version } from "uuid";
 import { describe, expect, it } from "vitest";
-import { creationId } from "../../src/commands/requests.js";
+import { creationId, timeOrderedUuid } from "../../src/commands/requests.js";
 
 const actor = { principal: "p-1", correlationId: "c-1" };
 
@@ -33,5 +33,28 @@ describe("creationId", () => {
       id: own,
       idempotent: true,
     });
+  });
+});
+
+describe("timeOrderedUuid", () => {
+  it("writes a valid UUIDv7 whose first 48 bits are the millisecond given", () => {
+    const id = timeOrderedUuid(Date.UTC(2030, 10, 27, 5, 0, 0, 123));
+    expect(validate(id) && version(id)).toBe(7);
+    expect(Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16)).toBe(
+      Date.UTC(2030, 10, 27, 5, 0, 0, 123),
+    );
+    expect("89ab").toContain(id.charAt(19));
+  });
+
+  it("orders the ids of one millisecond by a counter; 4,096 of them move on to the next millisecond", () => {
+    const ms = Date.UTC(2031, 0, 1);
+    const ids = Array.from({ length: 5_000 }, () => timeOrderedUuid(ms));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    const millisOf = (id: string) => Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16);
+    expect(millisOf(ids[4_095] ?? "")).toBe(ms);
+    expect(millisOf(ids[4_096] ?? "")).toBe(ms + 1);
+    // A clock that steps back does not take the ids back with it.
+    expect(timeOrderedUuid(ms - 1_000) > (ids.at(-1) ?? "")).toBe(true);
   });
 });
