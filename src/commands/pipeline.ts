@@ -374,11 +374,12 @@ export class CommandPipeline {
         events: decided.eventCount,
         durationMs: performance.now() - startedMs,
       });
+      // Remembered before a chained batch can move on: its own commit is remembered after.
+      this.remember(working, decided.written, result.position, uncachedOf(commands));
       if (attempt === 0) flight.committed.resolve(true);
       // The batches chained on this one send their appends before its commands are answered:
       // the answers start new commands, whose work would otherwise come first.
       if (flight.chainedOn === true) await new Promise((resolve) => setImmediate(resolve));
-      this.remember(working, decided.written, result.position, uncachedOf(commands));
       settle(answers, result.position, this.options.observer);
     } catch (error) {
       await this.recover(batch, attempt, error);
