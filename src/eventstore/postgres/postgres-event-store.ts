@@ -480,14 +480,20 @@ class SealedAhead implements PreparedAppend {
     readonly sealedOn: ReadonlyMap<string, StreamHead | undefined>,
   ) {}
 
+  private tails: Map<string, StreamHead> | undefined;
+
   /** The stream's head once this is written, if it writes the stream. */
   tailOf(stream: string): StreamHead | undefined {
-    const index = this.sealed.streams.findIndex((written) => written.stream === stream);
-    const written = this.sealed.streams[index];
-    const lastHash = this.sealed.lastHashes[index];
-    return written === undefined || lastHash === undefined
-      ? undefined
-      : { revision: written.revision, lastHash };
+    if (this.tails === undefined) {
+      const { streams, lastHashes } = this.sealed;
+      this.tails = new Map(
+        streams.map(({ stream, revision }, index) => [
+          stream,
+          { revision, lastHash: lastHashes[index] ?? "" },
+        ]),
+      );
+    }
+    return this.tails.get(stream);
   }
 }
 
