@@ -180,6 +180,9 @@ describe("postgres event store", () => {
       expect(comparePositions(written.position, after.position)).toBeLessThan(0);
       await expectChained(hot, ["Opened", "A1", "A2", "B1"]);
       await expectChained(wallet, ["B2"]);
+      // Written once: its events are not kept for a second time.
+      await expect(store.appendPrepared(second)).rejects.toThrow(/only once/);
+      await expectChained(hot, ["Opened", "A1", "A2", "B1"]);
     });
 
     it("seals again when the append it was sealed on was written otherwise (other ids, other hashes)", async () => {

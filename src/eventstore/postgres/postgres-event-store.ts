@@ -158,9 +158,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendPrepared(prepared: PreparedAppend): Promise<AppendResult> {
-    if (!(prepared instanceof SealedAhead && prepared.store === this && this.stillOn(prepared)))
+    if (!(prepared instanceof SealedAhead && prepared.store === this))
       return this.appendMulti(prepared.requests, prepared.context);
-    const written = await this.writeOptimistic(prepared.requests, prepared.sealed);
+    const sealed = prepared.take();
+    if (!this.stillOn(prepared)) return this.appendMulti(prepared.requests, prepared.context);
+    const written = await this.writeOptimistic(prepared.requests, sealed);
     return written ?? this.appendLockedRetrying(prepared.requests, prepared.context);
   }
 
@@ -470,22 +472,43 @@ interface SealedAppend {
   readonly lastHashes: readonly string[];
 }
 
-/** An append this store sealed ahead: its events, and each stream's head they chain on. */
+/**
+ * An append this store sealed ahead: its events until they are written (once: what they hold
+ * is let go then, not kept for as long as the caller keeps this), and each stream's head they
+ * chain on and leave.
+ */
 class SealedAhead implements PreparedAppend {
+  private sealed: SealedAppend | undefined;
+  private tails: Map<string, StreamHead> | undefined;
+
   constructor(
     readonly store: PostgresEventStore,
     readonly requests: readonly StreamAppend[],
     readonly context: AppendContext,
-    readonly sealed: SealedAppend,
+    sealed: SealedAppend,
     readonly sealedOn: ReadonlyMap<string, StreamHead | undefined>,
-  ) {}
-
-  private tails: Map<string, StreamHead> | undefined;
+  ) {
+    this.sealed = sealed;
+  }
 
   /** The stream's head once this is written, if it writes the stream. */
   tailOf(stream: string): StreamHead | undefined {
+    return this.tailsOf().get(stream);
+  }
+
+  /** The sealed events, to be written: only once. */
+  take(): SealedAppend {
+    const { sealed } = this;
+    if (sealed === undefined) throw new Error("a prepared append is written only once");
+    this.tailsOf();
+    this.sealed = undefined;
+    return sealed;
+  }
+
+  /** Built when first asked for (or when taken), from the sealed events. */
+  private tailsOf(): ReadonlyMap<string, StreamHead> {
     if (this.tails === undefined) {
-      const { streams, lastHashes } = this.sealed;
+      const { streams, lastHashes } = this.sealed ?? { streams: [], lastHashes: [] };
       this.tails = new Map(
         streams.map(({ stream, revision }, index) => [
           stream,
@@ -493,7 +516,7 @@ class SealedAhead implements PreparedAppend {
         ]),
       );
     }
-    return this.tails.get(stream);
+    return this.tails;
   }
 }
 
