@@ -42,7 +42,7 @@ import {
   InvalidAppend,
   WrongExpectedRevision,
 } from "../errors.js";
-import { genesisHash, sealEvents } from "../hash-chain.js";
+import { type ContextTexts, genesisHash, sealEvents } from "../hash-chain.js";
 import {
   type ActualRevision,
   type AppendContext,
@@ -157,13 +157,14 @@ export class KurrentDbEventStore implements EventStore {
   ): Promise<AppendResult> {
     const heads = await Promise.all(requests.map((request) => this.readHead(request.stream)));
     const batch: AppendStreamRequest[] = [];
+    const texts: ContextTexts = new Map();
     const streams = requests.map((request, index) => {
       const head = heads[index];
       const actual: ActualRevision = head === undefined ? "no_stream" : head.revision;
       if (!expectationHolds(request.expected, actual)) {
         throw new WrongExpectedRevision(request.stream, request.expected, actual);
       }
-      const sealed = sealEvents(head?.hash ?? genesisHash, request.events, context);
+      const sealed = sealEvents(head?.hash ?? genesisHash, request.events, context, texts);
       batch.push({
         streamName: request.stream,
         expectedState: actual === "no_stream" ? NO_STREAM : BigInt(actual),

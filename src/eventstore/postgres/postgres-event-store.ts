@@ -5,7 +5,7 @@
 import { LRUCache } from "lru-cache";
 import type pg from "pg";
 import { EventStoreUnavailable, InvalidAppend, WrongExpectedRevision } from "../errors.js";
-import { genesisHash, sealEvents } from "../hash-chain.js";
+import { type ContextTexts, genesisHash, sealEvents } from "../hash-chain.js";
 import type {
   ActualRevision,
   AppendContext,
@@ -279,10 +279,12 @@ export class PostgresEventStore implements EventStore {
     };
     const streams: StreamAppendResult[] = [];
     const lastHashes: string[] = [];
+    // A command's events land on several streams: its context is written out once.
+    const texts: ContextTexts = new Map();
     for (const request of requests) {
       const head = headOf(request.stream);
       let revision = head === undefined ? 0 : head.revision + 1;
-      const sealed = sealEvents(head?.lastHash ?? genesisHash, request.events, context);
+      const sealed = sealEvents(head?.lastHash ?? genesisHash, request.events, context, texts);
       for (const event of sealed) {
         columns.ids.push(event.id);
         columns.streams.push(request.stream);
