@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerCommands } from "../../src/commands/ledger.js";
+import { CommandPipeline } from "../../src/commands/pipeline.js";
+import { verifyChain } from "../../src/eventstore/hash-chain.js";
+import { PostgresEventStore } from "../../src/eventstore/postgres/postgres-event-store.js";
 import {
   actor,
   code,
@@ -96,5 +100,40 @@ describe("ledger commands on the Postgres event store", () => {
     expect((await other.balances(payee, new Date()))?.posted).toBe("50.00");
     const events = await t.store.readStream(`account-${payer}`, { limit: 1000 });
     expect(events.at(-1)?.data).toMatchObject({ balanceAfter: "0.00" });
+  });
+
+  it("two processes, each with its own store, racing chained batches on one account: exact, gap-free, chained", async () => {
+    // Each process seals its next batch ahead on what it remembers; the other moves the stream
+    // under it, so sealed batches meet taken revisions and are decided again.
+    let conflicts = 0;
+    const observer = { conflict: () => conflicts++ };
+    const [first, second] = [0, 1].map(() => {
+      const store = new PostgresEventStore(t.database.pool);
+      return { store, ledger: new LedgerCommands(new CommandPipeline(store, { observer })) };
+    });
+    if (first === undefined || second === undefined) throw new Error("unreachable");
+    const payer = await openAccount(first.ledger);
+    const payees = await Promise.all(Array.from({ length: 8 }, () => openAccount(first.ledger)));
+    ok(await first.ledger.recordPosting(transfer(funding, payer, "60.00"), actor()));
+    const outcomes = await Promise.all(
+      Array.from({ length: 320 }, (_, i) =>
+        (i % 2 === 0 ? first : second).ledger.recordPosting(
+          transfer(payer, payees[i % payees.length] ?? funding, "0.25"),
+          actor(),
+        ),
+      ),
+    );
+    expect(conflicts).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(240);
+    expect(outcomes.filter((o) => !o.ok).map(code)).toEqual(Array(80).fill("INSUFFICIENT_FUNDS"));
+    const events = await t.store.readStream(`account-${payer}`, { limit: 1000 });
+    expect(events.map((e) => e.revision)).toEqual(events.map((_, at) => at));
+    expect(verifyChain(events)).toEqual([]);
+    expect(events.at(-1)?.data).toMatchObject({ balanceAfter: "0.00" });
+    for (const payee of payees) {
+      const credits = await t.store.readStream(`account-${payee}`, { limit: 1000 });
+      expect(verifyChain(credits)).toEqual([]);
+    }
+    expect((await second.ledger.balances(payer, new Date()))?.posted).toBe("0.00");
   });
 });
