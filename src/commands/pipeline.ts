@@ -12,9 +12,9 @@
  * (else it is decided again on what the store holds). Its events are sealed (ids, hash chains)
  * meanwhile too, when the store can (`prepareAppend`), and it is sent before the batch it is
  * chained on answers its commands: from one commit to the next there is only the write. A hot
- * account so stays busy in the database while its next batch is decided and sealed. A
- * command that cannot be taken waits, and so does
- * every later command on its streams: each stream's commands apply in submitted order.
+ * account so stays busy in the database while its next batch is decided and sealed. A command
+ * that cannot be taken waits, and so does every later command on its streams: each stream's
+ * commands apply in submitted order.
  */
 import { isRejection, type Rejection } from "../domain/errors.js";
 import { InvalidAppend, WrongExpectedRevision } from "../eventstore/errors.js";

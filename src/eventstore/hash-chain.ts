@@ -96,7 +96,7 @@ interface ContextText {
 /**
  * The context texts of one append, each written once however many of its events a context
  * stamps. Kept for the append only: a cache that outlived it (a WeakMap on the contexts) kept
- * every text into the old generation of the heap (~17% of what bench:commands promoted).
+ * every text into the old generation of the heap (~10% of what bench:commands promoted).
  */
 export type ContextTexts = Map<AppendContext, ContextText>;
 
