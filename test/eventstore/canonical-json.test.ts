@@ -52,6 +52,40 @@ describe("canonical JSON (RFC 8785)", () => {
     );
   });
 
+  it("writes values in any member order as canonicalize does, names that objects order themselves included", () => {
+    const shuffledDeep = (value: JsonValue, seed: number): JsonValue => {
+      if (Array.isArray(value)) return value.map((item) => shuffledDeep(item, seed + 1));
+      if (value === null || typeof value !== "object") return value;
+      const keys = Object.keys(value);
+      const order = keys.map((key, at) => [key, (at * 7919 + seed) % keys.length] as const);
+      order.sort((a, b) => a[1] - b[1]);
+      return Object.fromEntries(
+        order.map(([key]) => [key, shuffledDeep(value[key] as JsonValue, seed + 3)]),
+      );
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(), (value, seed) => {
+        expect(canonicalJsonOf(shuffledDeep(value as JsonValue, seed))).toBe(canonicalize(value));
+      }),
+      { numRuns: 2_000 },
+    );
+    // A request body as a client sends it: members out of order, nested.
+    const body = {
+      operation: "posting",
+      body: {
+        reference: "r-1",
+        entries: [{ side: "DEBIT", amount: { value: "1.00", currency: "XCD" }, accountId: "a" }],
+      },
+    };
+    expect(canonicalJsonOf(body)).toBe(canonicalize(body));
+    // Parsed JSON may hold an own "__proto__" member, and integer-like names next to others.
+    const parsed = JSON.parse('{"b":1,"__proto__":{"y":2,"x":1},"a":[{"9":1,"10":2,"z":0}]}');
+    expect(canonicalJsonOf(parsed)).toBe(canonicalize(parsed));
+    expect(canonicalJsonOf(parsed)).toBe(
+      '{"__proto__":{"x":1,"y":2},"a":[{"10":2,"9":1,"z":0}],"b":1}',
+    );
+  });
+
   it("leaves out undefined members, writes undefined array items as null, refuses NaN", () => {
     expect(canonicalJsonOf({ a: undefined, b: [undefined] })).toBe('{"b":[null]}');
     expect(() => canonicalJsonOf({ a: Number.NaN })).toThrow(RangeError);
