@@ -31,6 +31,8 @@ import {
   descendantsCpuMicros,
   LatencyRecorder,
   openBenchDatabase,
+  type WorkloadName,
+  workloadsOf,
 } from "./support.js";
 
 const latencySamplesMax = 1_000_000;
@@ -39,8 +41,6 @@ const poolSizeMax = 20;
 const fundingChunk = 2_000;
 const currency = "XCD";
 const actor: Actor = { principal: "bench", correlationId: "bench" };
-
-type WorkloadName = "uniform" | "hot";
 
 interface Options {
   readonly seconds: number;
@@ -93,10 +93,6 @@ function parseOptions(): Options {
   if (values.durability !== "full" && values.durability !== "none") {
     throw new Error("--durability must be full or none");
   }
-  const workload = values.workload;
-  if (workload !== "uniform" && workload !== "hot" && workload !== "both") {
-    throw new Error("--workload must be uniform, hot or both");
-  }
   return {
     seconds: positive("seconds", values.seconds),
     accounts: positive("accounts", values.accounts),
@@ -105,7 +101,7 @@ function parseOptions(): Options {
     json: values.json,
     batchSizeMax: positive("batch-size", values["batch-size"]),
     batchesInFlightMax: positive("batches-in-flight", values["batches-in-flight"]),
-    workloads: workload === "both" ? ["uniform", "hot"] : [workload],
+    workloads: workloadsOf(values.workload),
   };
 }
 

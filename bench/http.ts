@@ -19,9 +19,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { freePort, openBenchDatabase } from "./support.js";
-
-type WorkloadName = "uniform" | "hot";
+import { freePort, openBenchDatabase, type WorkloadName, workloadsOf } from "./support.js";
 
 interface Options {
   readonly seconds: number;
@@ -63,10 +61,6 @@ function parseOptions(argv: readonly string[]): Options {
       throw new Error(`--${name} must be a positive integer`);
     return value;
   };
-  const workload = values.workload;
-  if (workload !== "uniform" && workload !== "hot" && workload !== "both") {
-    throw new Error("--workload must be uniform, hot or both");
-  }
   const logLevel = values["log-level"];
   if (!serverLogLevels.includes(logLevel)) {
     throw new Error(`--log-level must be one of ${serverLogLevels.join(", ")}`);
@@ -75,7 +69,7 @@ function parseOptions(argv: readonly string[]): Options {
     seconds: positive("seconds", values.seconds),
     accounts: Math.max(2, positive("accounts", values.accounts)),
     connections: positive("connections", values.connections),
-    workloads: workload === "both" ? ["uniform", "hot"] : [workload],
+    workloads: workloadsOf(values.workload),
     json: values.json,
     cpuProfileDir: values["cpu-prof"],
     logLevel,

@@ -211,3 +211,13 @@ function procStatFields(pid: number): string[] | undefined {
     return undefined; // it exited meanwhile
   }
 }
+
+/** The two workloads of bench:commands and bench:http: random pairs, or one hot account. */
+export type WorkloadName = "uniform" | "hot";
+
+/** `--workload uniform|hot|both`, as the workloads to run in order. */
+export function workloadsOf(text: string | undefined): readonly WorkloadName[] {
+  if (text === "both") return ["uniform", "hot"];
+  if (text === "uniform" || text === "hot") return [text];
+  throw new Error("--workload must be uniform, hot or both");
+}

@@ -21,8 +21,8 @@ const unorderable: unique symbol = Symbol("unorderable");
  * `value` with every object rebuilt with its members in sorted order (what `toJSON` gives in
  * its place), so that JSON.stringify writes it canonically; `unorderable` when an object has
  * an integer-like name, which every object lists first whatever the insertion order, or a
- * member named `__proto__`. Numbers
- * with no JSON form are refused as the sorting writer refuses them.
+ * member named `__proto__`. Numbers with no JSON form are refused as the sorting writer
+ * refuses them.
  */
 function inOrderCopy(value: unknown): unknown {
   if (value === null || typeof value !== "object") {

@@ -71,6 +71,11 @@ async function expectCacheMatchesStore(accountId: string): Promise<void> {
   expect(accountFacts(cached?.state)).toEqual(accountFacts(stored.state));
 }
 
+/** The store is called for an append beyond the `calls` counted before. */
+async function untilAppendCalled(calls: number): Promise<void> {
+  while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 async function entryCount(accountId: string): Promise<number> {
   const events = await t.store.readStream(accountStream(accountId));
   return events.filter((e) => e.type === "EntryPosted").length;
@@ -239,7 +244,7 @@ describe("a read that answers late", () => {
     const openAppends = faulty.holdAppends();
     const calls = faulty.appendCalls;
     const credit = ledger.recordPosting(transfer(funding, wallet, "5.00"), actor());
-    while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    await untilAppendCalled(calls);
     // A strong read of the wallet while its batch is in flight: it queries before the commit
     // and hears back after it.
     const slowRead = faulty.delayNextRead(accountStream(wallet));
@@ -277,6 +282,13 @@ describe.each([
   const codes = (settled: ReadonlyArray<PromiseSettledResult<CommandOutcome<unknown>>>) =>
     settled.map((s) => (s.status === "fulfilled" ? code(s.value) : "FAILED"));
 
+  /** A wallet holding `value`, and four accounts for it to pay. */
+  async function payerAndPayees(value: string) {
+    const payer = await fundedWallet(value);
+    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    return { payer, payees };
+  }
+
   async function expectExactHistory(accountId: string): Promise<void> {
     const { events } = await replayStream(t.store, accountStream(accountId));
     expect(balanceChainBreaks(events)).toEqual([]);
@@ -285,12 +297,11 @@ describe.each([
   }
 
   it("(the first commits) the chained batch is sealed while the first is in flight, written after it", async () => {
-    const payer = await fundedWallet("64.00");
-    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const { payer, payees } = await payerAndPayees("64.00");
     const openAppends = faulty.holdAppends();
     const [calls, sealed] = [faulty.appendCalls, faulty.sealedAhead];
     const racing = hotPostings(payer, payees, "1.00");
-    while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    await untilAppendCalled(calls);
     await new Promise((resolve) => setTimeout(resolve, 20));
     // The first batch waits at the store's door; the chained one waits for its commit.
     expect(faulty.appendCalls).toBe(calls + 1);
@@ -298,13 +309,11 @@ describe.each([
     openAppends();
     expect(codes(await racing)).toEqual(Array(64).fill("OK"));
     expect(await posted(payer)).toBe("0.00");
-    await expectExactHistory(payer);
-    for (const payee of payees) await expectExactHistory(payee);
+    for (const account of [payer, ...payees]) await expectExactHistory(account);
   });
 
   it("an outage on the first: the chained batch is decided again on what was committed", async () => {
-    const payer = await fundedWallet("40.00");
-    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const { payer, payees } = await payerAndPayees("40.00");
     faulty.failNextAppend("refuse");
     batches.length = 0;
     const settled = await hotPostings(payer, payees, "1.00");
@@ -313,13 +322,11 @@ describe.each([
     expect(codes(settled)).toEqual([...Array(32).fill("FAILED"), ...Array(32).fill("OK")]);
     expect(batches).toEqual([32]);
     expect(await posted(payer)).toBe("8.00");
-    await expectExactHistory(payer);
-    for (const payee of payees) await expectExactHistory(payee);
+    for (const account of [payer, ...payees]) await expectExactHistory(account);
   });
 
   it("a lost reply on the first: the chained batch reads what it committed", async () => {
-    const payer = await fundedWallet("40.00");
-    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const { payer, payees } = await payerAndPayees("40.00");
     faulty.failNextAppend("lose-reply");
     const settled = await hotPostings(payer, payees, "1.00");
     expect(codes(settled)).toEqual([
@@ -333,12 +340,11 @@ describe.each([
   });
 
   it("another process moves the account under the first: both are decided again, exactly", async () => {
-    const payer = await fundedWallet("40.00");
-    const payees = await Promise.all(Array.from({ length: 4 }, () => openAccount(ledger)));
+    const { payer, payees } = await payerAndPayees("40.00");
     const openAppends = faulty.holdAppends();
     const calls = faulty.appendCalls;
     const racing = hotPostings(payer, payees, "1.00");
-    while (faulty.appendCalls === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    await untilAppendCalled(calls);
     // The first batch is at the store's door, the chained one waits for it: another process
     // (its own pipeline) takes 10.00 from the account meanwhile.
     const other = await t.ledger.recordPosting(transfer(payer, funding, "10.00"), actor());
