@@ -11,7 +11,11 @@
  *
  * Usage: npm run bench:commands -- [--seconds N] [--accounts N] [--submitters N]
  *          [--durability full|none] [--batch-size N] [--batches-in-flight N]
- *          [--workload uniform|hot|both] [--json]
+ *          [--workload uniform|hot|both] [--store postgres|memory] [--json]
+ *
+ * `--store memory` runs the same workloads on an event store that checks and seals every append
+ * as the Postgres adapter does, then keeps only the streams' heads (bench/memory-store.ts): what
+ * the command path costs in Node alone, without Postgres and the pg client.
  */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -25,7 +29,9 @@ import {
 import type { Actor } from "../src/commands/requests.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
+import type { EventStore } from "../src/eventstore/port.js";
 import { PostgresEventStore } from "../src/eventstore/postgres/postgres-event-store.js";
+import { MemoryEventStore } from "./memory-store.js";
 import {
   type Durability,
   descendantsCpuMicros,
@@ -51,6 +57,7 @@ interface Options {
   readonly batchSizeMax: number;
   readonly batchesInFlightMax: number;
   readonly workloads: readonly WorkloadName[];
+  readonly store: "postgres" | "memory";
 }
 
 interface Report {
@@ -81,6 +88,7 @@ function parseOptions(): Options {
       "batch-size": { type: "string", default: String(batchSizeMaxDefault) },
       "batches-in-flight": { type: "string", default: String(batchesInFlightMaxDefault) },
       workload: { type: "string", default: "both" },
+      store: { type: "string", default: "postgres" },
       json: { type: "boolean", default: false },
     },
   });
@@ -93,6 +101,9 @@ function parseOptions(): Options {
   if (values.durability !== "full" && values.durability !== "none") {
     throw new Error("--durability must be full or none");
   }
+  if (values.store !== "postgres" && values.store !== "memory") {
+    throw new Error("--store must be postgres or memory");
+  }
   return {
     seconds: positive("seconds", values.seconds),
     accounts: positive("accounts", values.accounts),
@@ -102,76 +113,88 @@ function parseOptions(): Options {
     batchSizeMax: positive("batch-size", values["batch-size"]),
     batchesInFlightMax: positive("batches-in-flight", values["batches-in-flight"]),
     workloads: workloadsOf(values.workload),
+    store: values.store,
   };
 }
 
 async function main(): Promise<void> {
   const options = parseOptions();
+  if (options.store === "memory") {
+    await runWorkloads(
+      new MemoryEventStore(),
+      "no Postgres: appends sealed and kept in memory",
+      options,
+    );
+    return;
+  }
   const database = await openBenchDatabase(options.durability);
   const pool = createPool({ connectionString: database.connectionString, poolSizeMax });
   try {
     await migrate(database.connectionString);
-    const stats = { batches: 0, commands: 0, conflicts: 0 };
-    const pipeline = new CommandPipeline(new PostgresEventStore(pool), {
-      batchSizeMax: options.batchSizeMax,
-      batchesInFlightMax: options.batchesInFlightMax,
-      observer: {
-        batchAppended: ({ commands }) => {
-          stats.batches++;
-          stats.commands += commands;
-        },
-        conflict: () => {
-          stats.conflicts++;
-        },
-      },
-    });
-    const ledger = new LedgerCommands(pipeline);
-    const log = (line: string) => {
-      if (!options.json) console.log(line);
-    };
-    log(
-      `Postgres: ${database.origin}; ${options.accounts} accounts, ${options.submitters} submitters, ${options.seconds} s per workload`,
-    );
-    const setup = await createAccounts(ledger, options.accounts);
-    const reports: Report[] = [];
-    for (const workload of options.workloads) {
-      Object.assign(stats, { batches: 0, commands: 0, conflicts: 0 });
-      const next =
-        workload === "uniform"
-          ? () => {
-              const from = randomInt(setup.wallets.length);
-              const to = (from + 1 + randomInt(setup.wallets.length - 1)) % setup.wallets.length;
-              return transfer(setup.wallets[from] ?? "", setup.wallets[to] ?? "", "0.01");
-            }
-          : () =>
-              transfer(setup.float, setup.wallets[randomInt(setup.wallets.length)] ?? "", "0.01");
-      const run = await drive(ledger, next, options);
-      reports.push({
-        workload,
-        ...run,
-        meanBatchSize: stats.batches === 0 ? 0 : round(stats.commands / stats.batches),
-        conflicts: stats.conflicts,
-      });
-    }
-    for (const report of reports) {
-      if (options.json) {
-        console.log(
-          JSON.stringify({
-            workload: report.workload,
-            postingsPerSecond: report.postingsPerSecond,
-            p50Ms: report.p50Ms,
-            p99Ms: report.p99Ms,
-            meanBatchSize: report.meanBatchSize,
-          }),
-        );
-      }
-    }
-    if (!options.json) console.table(reports);
-    await pipeline.drain();
+    await runWorkloads(new PostgresEventStore(pool), `Postgres: ${database.origin}`, options);
   } finally {
     await pool.end();
     await database.close();
   }
+}
+
+async function runWorkloads(store: EventStore, origin: string, options: Options): Promise<void> {
+  const stats = { batches: 0, commands: 0, conflicts: 0 };
+  const pipeline = new CommandPipeline(store, {
+    batchSizeMax: options.batchSizeMax,
+    batchesInFlightMax: options.batchesInFlightMax,
+    observer: {
+      batchAppended: ({ commands }) => {
+        stats.batches++;
+        stats.commands += commands;
+      },
+      conflict: () => {
+        stats.conflicts++;
+      },
+    },
+  });
+  const ledger = new LedgerCommands(pipeline);
+  const log = (line: string) => {
+    if (!options.json) console.log(line);
+  };
+  log(
+    `${origin}; ${options.accounts} accounts, ${options.submitters} submitters, ${options.seconds} s per workload`,
+  );
+  const setup = await createAccounts(ledger, options.accounts);
+  const reports: Report[] = [];
+  for (const workload of options.workloads) {
+    Object.assign(stats, { batches: 0, commands: 0, conflicts: 0 });
+    const next =
+      workload === "uniform"
+        ? () => {
+            const from = randomInt(setup.wallets.length);
+            const to = (from + 1 + randomInt(setup.wallets.length - 1)) % setup.wallets.length;
+            return transfer(setup.wallets[from] ?? "", setup.wallets[to] ?? "", "0.01");
+          }
+        : () => transfer(setup.float, setup.wallets[randomInt(setup.wallets.length)] ?? "", "0.01");
+    const run = await drive(ledger, next, options);
+    reports.push({
+      workload,
+      ...run,
+      meanBatchSize: stats.batches === 0 ? 0 : round(stats.commands / stats.batches),
+      conflicts: stats.conflicts,
+    });
+  }
+  for (const report of reports) {
+    if (options.json) {
+      console.log(
+        JSON.stringify({
+          workload: report.workload,
+          postingsPerSecond: report.postingsPerSecond,
+          p50Ms: report.p50Ms,
+          p99Ms: report.p99Ms,
+          meanBatchSize: report.meanBatchSize,
+        }),
+      );
+    }
+  }
+  if (!options.json) console.table(reports);
+  await pipeline.drain();
 }
 
 async function createAccounts(ledger: LedgerCommands, count: number) {
@@ -226,7 +249,8 @@ async function drive(
   const startedMs = performance.now();
   const startedCpu = process.cpuUsage();
   const startedElu = performance.eventLoopUtilization();
-  const startedPgCpu = descendantsCpuMicros();
+  // No Postgres child to measure with the memory store.
+  const startedPgCpu = options.store === "memory" ? undefined : descendantsCpuMicros();
   const endMs = startedMs + options.seconds * 1_000;
   const submitter = async () => {
     while (performance.now() < endMs) {

@@ -563,7 +563,7 @@ function conflictRefusal(error: unknown, requests: readonly StreamAppend[]): Wro
  * and metadata by newlines (JSON text never holds a raw newline). Types, free text, as an
  * array. Subscribers are woken after the commit (listener.ts).
  */
-const insertEventsSql = `
+export const insertEventsSql = `
 WITH inserted AS (
   INSERT INTO events (id, stream, revision, type, data, metadata)
   SELECT id::uuid, stream, revision::bigint, type, data::jsonb, metadata::jsonb
