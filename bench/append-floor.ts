@@ -27,7 +27,7 @@ import {
   PostgresEventStore,
 } from "../src/eventstore/postgres/postgres-event-store.js";
 import { LogWriter } from "./log-writer.js";
-import { openBenchDatabase } from "./support.js";
+import { openBenchDatabase, positiveOption } from "./support.js";
 
 const wallets = 2_000;
 const postingsWritten = 4_000;
@@ -95,15 +95,9 @@ function parseOptions(): Options {
       json: { type: "boolean", default: false },
     },
   });
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!(Number.isSafeInteger(value) && value > 0))
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
   return {
-    batches: positive("batches", values.batches),
-    rounds: positive("rounds", values.rounds),
+    batches: positiveOption("batches", values.batches),
+    rounds: positiveOption("rounds", values.rounds),
     json: values.json,
   };
 }

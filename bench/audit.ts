@@ -25,7 +25,7 @@ import { PostgresEventStore } from "../src/eventstore/postgres/postgres-event-st
 import { LedgerProjection } from "../src/projections/ledger-projection.js";
 import { ProjectorRunner } from "../src/projections/runner.js";
 import { LogWriter } from "./log-writer.js";
-import { openBenchDatabase } from "./support.js";
+import { openBenchDatabase, positiveOption } from "./support.js";
 
 const poolSizeMax = 8;
 /** How long the projector may take to catch up with the log before the bench gives up. */
@@ -47,19 +47,12 @@ function parseOptions(): Options {
       json: { type: "boolean", default: false },
     },
   });
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!(Number.isSafeInteger(value) && value > 0)) {
-      throw new Error(`--${name} must be a positive integer`);
-    }
-    return value;
-  };
-  const accounts = positive("accounts", values.accounts);
+  const accounts = positiveOption("accounts", values.accounts);
   if (accounts < 2) throw new Error("--accounts must be at least 2");
   return {
-    postings: positive("postings", values.postings),
+    postings: positiveOption("postings", values.postings),
     accounts,
-    runs: positive("runs", values.runs),
+    runs: positiveOption("runs", values.runs),
     json: values.json,
   };
 }

@@ -37,6 +37,7 @@ import {
   descendantsCpuMicros,
   LatencyRecorder,
   openBenchDatabase,
+  positiveOption,
   type WorkloadName,
   workloadsOf,
 } from "./support.js";
@@ -92,12 +93,6 @@ function parseOptions(): Options {
       json: { type: "boolean", default: false },
     },
   });
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!(Number.isSafeInteger(value) && value > 0))
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
   if (values.durability !== "full" && values.durability !== "none") {
     throw new Error("--durability must be full or none");
   }
@@ -105,13 +100,13 @@ function parseOptions(): Options {
     throw new Error("--store must be postgres or memory");
   }
   return {
-    seconds: positive("seconds", values.seconds),
-    accounts: positive("accounts", values.accounts),
-    submitters: positive("submitters", values.submitters),
+    seconds: positiveOption("seconds", values.seconds),
+    accounts: positiveOption("accounts", values.accounts),
+    submitters: positiveOption("submitters", values.submitters),
     durability: values.durability,
     json: values.json,
-    batchSizeMax: positive("batch-size", values["batch-size"]),
-    batchesInFlightMax: positive("batches-in-flight", values["batches-in-flight"]),
+    batchSizeMax: positiveOption("batch-size", values["batch-size"]),
+    batchesInFlightMax: positiveOption("batches-in-flight", values["batches-in-flight"]),
     workloads: workloadsOf(values.workload),
     store: values.store,
   };

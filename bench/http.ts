@@ -19,7 +19,13 @@ import { randomBytes, randomInt } from "node:crypto";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { freePort, openBenchDatabase, type WorkloadName, workloadsOf } from "./support.js";
+import {
+  freePort,
+  openBenchDatabase,
+  positiveOption,
+  type WorkloadName,
+  workloadsOf,
+} from "./support.js";
 
 interface Options {
   readonly seconds: number;
@@ -55,20 +61,14 @@ function parseOptions(argv: readonly string[]): Options {
       "log-level": { type: "string", default: "warn" },
     },
   });
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
   const logLevel = values["log-level"];
   if (!serverLogLevels.includes(logLevel)) {
     throw new Error(`--log-level must be one of ${serverLogLevels.join(", ")}`);
   }
   return {
-    seconds: positive("seconds", values.seconds),
-    accounts: Math.max(2, positive("accounts", values.accounts)),
-    connections: positive("connections", values.connections),
+    seconds: positiveOption("seconds", values.seconds),
+    accounts: Math.max(2, positiveOption("accounts", values.accounts)),
+    connections: positiveOption("connections", values.connections),
     workloads: workloadsOf(values.workload),
     json: values.json,
     cpuProfileDir: values["cpu-prof"],

@@ -25,7 +25,7 @@ import { PostgresEventStore } from "../src/eventstore/postgres/postgres-event-st
 import { LedgerProjection } from "../src/projections/ledger-projection.js";
 import { rebuildBatchSizeMaxDefault, rebuildProjection } from "../src/projections/rebuild.js";
 import { LogWriter } from "./log-writer.js";
-import { type Durability, openBenchDatabase } from "./support.js";
+import { type Durability, openBenchDatabase, positiveOption } from "./support.js";
 
 const poolSizeMax = 8;
 
@@ -47,21 +47,15 @@ function parseOptions(): Options {
       json: { type: "boolean", default: false },
     },
   });
-  const positive = (name: string, text: string) => {
-    const value = Number(text);
-    if (!(Number.isSafeInteger(value) && value > 0))
-      throw new Error(`--${name} must be a positive integer`);
-    return value;
-  };
   if (values.durability !== "full" && values.durability !== "none") {
     throw new Error("--durability must be full or none");
   }
-  const batchSizeMax = positive("batch-size", values["batch-size"]);
+  const batchSizeMax = positiveOption("batch-size", values["batch-size"]);
   if (batchSizeMax > readLimitMax) throw new Error(`--batch-size is at most ${readLimitMax}`);
-  const accounts = positive("accounts", values.accounts);
+  const accounts = positiveOption("accounts", values.accounts);
   if (accounts < 2) throw new Error("--accounts must be at least 2");
   return {
-    postings: positive("postings", values.postings),
+    postings: positiveOption("postings", values.postings),
     accounts,
     batchSizeMax,
     durability: values.durability,

@@ -221,3 +221,11 @@ export function workloadsOf(text: string | undefined): readonly WorkloadName[] {
   if (text === "uniform" || text === "hot") return [text];
   throw new Error("--workload must be uniform, hot or both");
 }
+
+/** A `--name N` option's value: a positive integer, or an error naming the option. */
+export function positiveOption(name: string, text: string): number {
+  const value = Number(text);
+  if (!(Number.isSafeInteger(value) && value > 0))
+    throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
