@@ -3,11 +3,14 @@
  * command path costs in Node alone, without Postgres and the pg client. Each append is checked
  * against the heads the store holds (expected revisions, as the Postgres adapter's unique index
  * would) and sealed as the Postgres adapter seals it (ids, hash chains over canonical JSON);
- * then only each stream's head is kept. Keeping the events would grow the heap by a gigabyte
- * in a run and make the figure worse than the command path is, so a stream is never read back:
- * the pipeline must find every stream it reads in its cache, and `readStream` fails loudly if
- * it does not.
+ * then only each stream's head is kept, in an LRU as large as the Postgres adapter's. Keeping
+ * the events, or every head (a million posting streams in a run), would grow the heap and make
+ * the figure worse than the command path is. A head the LRU let go is found again where the
+ * Postgres adapter would read it from its table: here, a map of every stream's head but the
+ * postings' (which are never written twice in the bench). A stream is never read back: the
+ * pipeline must find every stream it reads in its cache, and `readStream` fails loudly if not.
  */
+import { LRUCache } from "lru-cache";
 import { WrongExpectedRevision } from "../src/eventstore/errors.js";
 import { type ContextTexts, genesisHash, sealEvents } from "../src/eventstore/hash-chain.js";
 import type {
@@ -23,6 +26,7 @@ import type {
   StreamAppendResult,
   Subscription,
 } from "../src/eventstore/port.js";
+import { headCacheSizeMaxDefault } from "../src/eventstore/postgres/postgres-event-store.js";
 import { assertAppend, expectationHolds } from "../src/eventstore/validation.js";
 
 interface Head {
@@ -31,7 +35,10 @@ interface Head {
 }
 
 export class MemoryEventStore implements EventStore {
-  private readonly heads = new Map<string, Head>();
+  /** As the Postgres adapter remembers heads (its `appendMulti`). */
+  private readonly heads = new LRUCache<string, Head>({ max: headCacheSizeMaxDefault });
+  /** Where a head the LRU let go is found again (the Postgres adapter reads its table). */
+  private readonly table = new Map<string, Head>();
   private commits = 0n;
   private events = 0n;
   /** Events sealed, so that the sealing cannot be optimised away unseen. */
@@ -49,17 +56,19 @@ export class MemoryEventStore implements EventStore {
   async appendMulti(requests: readonly StreamAppend[], context: AppendContext) {
     assertAppend(requests, context);
     for (const { stream, expected } of requests) {
-      const actual = this.heads.get(stream)?.revision ?? "no_stream";
+      const actual = this.headOf(stream)?.revision ?? "no_stream";
       if (!expectationHolds(expected, actual))
         throw new WrongExpectedRevision(stream, expected, actual);
     }
     const texts: ContextTexts = new Map();
     const streams: StreamAppendResult[] = [];
     for (const { stream, events } of requests) {
-      const head = this.heads.get(stream);
+      const head = this.headOf(stream);
       const sealed = sealEvents(head?.lastHash ?? genesisHash, events, context, texts);
       const revision = (head?.revision ?? -1) + sealed.length;
-      this.heads.set(stream, { revision, lastHash: sealed.at(-1)?.metadata.hash ?? "" });
+      const written = { revision, lastHash: sealed.at(-1)?.metadata.hash ?? "" };
+      this.heads.set(stream, written);
+      if (!stream.startsWith("posting-")) this.table.set(stream, written);
       streams.push({ stream, revision });
       this.sealed += sealed.length;
       this.events += BigInt(sealed.length);
@@ -70,8 +79,12 @@ export class MemoryEventStore implements EventStore {
   }
 
   async readStream(stream: string): Promise<RecordedEvent[]> {
-    if (!this.heads.has(stream)) return [];
+    if (this.headOf(stream) === undefined && !stream.startsWith("posting-")) return [];
     throw new Error(`the memory store keeps no events: ${stream} was read, not found in a cache`);
+  }
+
+  private headOf(stream: string): Head | undefined {
+    return this.heads.peek(stream) ?? this.table.get(stream);
   }
 
   async readAll(): Promise<ReadAllResult> {
