@@ -106,13 +106,12 @@ function parseOptions(): Options {
 function statementFor(variant: Variant): string {
   const timed =
     "SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1e6)::float8 AS us,";
-  let sql = insertEventsSql
+  const sql = insertEventsSql
     .replace("INSERT INTO events ", `INSERT INTO ${variant.table} `)
     .replace(/^SELECT /m, `${timed} `)
     .replaceAll("::jsonb", `::${variant.jsonType}`);
   if (!sql.includes(variant.table) || !sql.includes(" AS us,"))
     throw new Error("the store's append statement changed shape: update bench/append-floor.ts");
-  if (variant.jsonType !== "jsonb") sql = sql.replaceAll("::jsonb", "");
   return sql;
 }
 
@@ -188,31 +187,25 @@ async function main(): Promise<void> {
     await writer.recordTransfers(await writer.openWallets(wallets), postingsWritten, () => {});
     const rows = await sampleRows(pool);
     const client = await pool.connect();
-    const totals = new Map<Variant, { us: number; batches: number }>();
+    const runs = variants.map((variant) => ({ variant, sql: statementFor(variant), us: 0 }));
     try {
       const revisions = new Map<string, number>();
-      for (const variant of variants) {
+      for (const { variant, sql } of runs) {
         await client.query(variant.ddl);
-        const sql = statementFor(variant);
         for (let batch = 0; batch < warmupBatches; batch++)
           await writeBatch(client, variant, sql, rows, revisions);
-        totals.set(variant, { us: 0, batches: 0 });
       }
       for (let round = 0; round < options.rounds; round++) {
-        for (const variant of variants) {
-          const total = totals.get(variant) ?? { us: 0, batches: 0 };
-          const sql = statementFor(variant);
-          for (let batch = 0; batch < options.batches; batch++) {
-            total.us += await writeBatch(client, variant, sql, rows, revisions);
-            total.batches++;
-          }
+        for (const run of runs) {
+          for (let batch = 0; batch < options.batches; batch++)
+            run.us += await writeBatch(client, run.variant, run.sql, rows, revisions);
         }
       }
     } finally {
       client.release();
     }
-    const report = variants.map((variant) => {
-      const { us, batches } = totals.get(variant) ?? { us: 0, batches: 1 };
+    const batches = options.rounds * options.batches;
+    const report = runs.map(({ variant, us }) => {
       const perEvent = us / batches / rows.length;
       return {
         variant: variant.name,

@@ -41,8 +41,6 @@ export class MemoryEventStore implements EventStore {
   private readonly table = new Map<string, Head>();
   private commits = 0n;
   private events = 0n;
-  /** Events sealed, so that the sealing cannot be optimised away unseen. */
-  sealed = 0;
 
   append(
     stream: string,
@@ -70,7 +68,6 @@ export class MemoryEventStore implements EventStore {
       this.heads.set(stream, written);
       if (!stream.startsWith("posting-")) this.table.set(stream, written);
       streams.push({ stream, revision });
-      this.sealed += sealed.length;
       this.events += BigInt(sealed.length);
     }
     this.commits++;
